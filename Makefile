@@ -1,0 +1,45 @@
+# Two commands on a fresh clone: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+
+.PHONY: run test lint typecheck pytest bench sample-data clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv
+
+# Stamp files: reinstall only when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(UV) pip install --quiet --python $(PY) --compile-bytecode -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(UV) pip install --quiet --python $(PY) --compile-bytecode -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(VENV)/bin/adbandit validate data/sample_stats.csv
+	$(VENV)/bin/adbandit recommend data/sample_stats.csv --budget 1200 --current data/sample_current.csv --config data/sample_config.toml --seed 7
+
+test: $(VENV)/.installed-dev lint typecheck pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.installed-dev
+	$(VENV)/bin/pytest -n 2 --durations=10
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/recommend_speed.py
+
+sample-data: $(VENV)/.installed-run
+	$(PY) data/make_sample.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

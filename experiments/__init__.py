@@ -1,0 +1,1 @@
+"""adbandit's experiments: simulations, A/B and bandit tests, tracking (in progress)."""

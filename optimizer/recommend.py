@@ -1,0 +1,396 @@
+"""The front door's main verb: stats in, a budget split with reasons out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._pbest import PBest, p_best_gamma, p_best_monte_carlo
+from ._random import Seed, as_generator
+from .allocate import Allocation, allocate_budget
+from .config import ThompsonConfig
+from .current import load_current
+from .errors import ConfigError, InputProblem, InvalidStatsError
+from .model import ArmPosteriors, GammaPoissonModel
+from .stats import aggregate_arms, default_as_of, load_stats
+
+__all__ = ["OBJECTIVES", "Recommendation", "recommend"]
+
+OBJECTIVES = ("conversions",)
+
+ALLOCATION_COLUMNS = (
+    "creative",
+    "audience",
+    "budget",
+    "share",
+    "p_best",
+    "p_best_open",
+    "round",
+    "rate_mean",
+    "rate_low",
+    "rate_high",
+    "expected_conversions",
+    "current",
+    "change",
+    "binding",
+    "spend_to_date",
+    "conversions_to_date",
+    "prior_mean",
+    "reason",
+)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("adbandit")
+    except metadata.PackageNotFoundError:  # running from a source tree without install
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A budget split for one period, with everything needed to explain and replay it.
+
+    ``allocations`` has one row per arm with columns :data:`ALLOCATION_COLUMNS`:
+    ``budget`` (money), ``share`` (of the total), ``p_best``, ``rate_mean`` /
+    ``rate_low`` / ``rate_high`` (conversions per unit of spend, credible interval
+    of ``config.credible_level``), ``expected_conversions`` (``budget *
+    rate_mean``), ``current`` and ``change`` (budget minus current; 0 with no
+    current), ``binding`` (the constraint that decided the spend, "" for none) and
+    a one-sentence ``reason``.
+    """
+
+    allocations: pd.DataFrame
+    budget: float
+    objective: str
+    campaign: str
+    as_of: dt.date
+    data_start: dt.date | None
+    data_end: dt.date | None
+    n_rows: int
+    config: ThompsonConfig
+    seed: int | None
+    p_best_method: str
+    p_best_error: float
+    prior_strength: float
+    pooled_rate: float
+    version: str = field(default_factory=_version)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (dates as ISO strings, NaN as None)."""
+        records = [
+            {k: _json_value(v) for k, v in row.items()}
+            for row in self.allocations.to_dict("records")
+        ]
+        return {
+            "campaign": self.campaign,
+            "budget": self.budget,
+            "objective": self.objective,
+            "as_of": self.as_of.isoformat(),
+            "data_start": self.data_start.isoformat() if self.data_start else None,
+            "data_end": self.data_end.isoformat() if self.data_end else None,
+            "n_rows": self.n_rows,
+            "config": self.config.to_dict(),
+            "seed": self.seed,
+            "p_best_method": self.p_best_method,
+            "p_best_error": _json_value(self.p_best_error),
+            "prior_strength": _json_value(self.prior_strength),
+            "pooled_rate": _json_value(self.pooled_rate),
+            "version": self.version,
+            "allocations": records,
+        }
+
+
+def recommend(
+    stats: pd.DataFrame | str | Path,
+    budget: float,
+    *,
+    current: pd.DataFrame | str | Path | None = None,
+    objective: str = "conversions",
+    config: ThompsonConfig | None = None,
+    as_of: dt.date | str | None = None,
+    seed: int | None = None,
+    campaign: str | None = None,
+) -> Recommendation:
+    """Recommend next period's budget split across arms (creative x audience).
+
+    Parameters
+    ----------
+    stats : DataFrame or path to .csv / .parquet
+        Daily per-arm stats (see :mod:`optimizer.stats`); validated here.
+    budget : float
+        Money to split for the next period, > 0.
+    current : DataFrame or path, optional
+        The current split (see :mod:`optimizer.current`); its arms are the arms
+        of the answer, and it enables ``max_change``, per-arm bounds and locks.
+    objective : {"conversions"}
+        What to maximise.
+    config : ThompsonConfig, optional
+        Model and allocation settings; defaults to ``ThompsonConfig()``.
+    as_of : date or "YYYY-MM-DD", optional
+        The day the split is for; stats from this day on are ignored. Default:
+        the day after the latest date in ``stats``.
+    seed : int, optional
+        Seeds the Monte-Carlo fallback of P(best); same inputs and seed give the
+        same answer (the default numerical integration needs no seed).
+    campaign : str, optional
+        Which campaign of ``stats`` to use; needed when it holds several.
+
+    Returns
+    -------
+    Recommendation
+
+    Raises
+    ------
+    InvalidStatsError, InvalidCurrentError, ConfigError, AllocationError
+
+    Examples
+    --------
+    >>> rec = recommend("data/sample_stats.csv", budget=1200, seed=7)  # doctest: +SKIP
+    >>> rec.allocations[["creative", "audience", "budget", "p_best"]].head(3)  # doctest: +SKIP
+    """
+    config = config or ThompsonConfig()
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective ({objective!r}) must be one of {', '.join(OBJECTIVES)}")
+    if isinstance(budget, bool) or not isinstance(budget, int | float | np.number):
+        raise ConfigError(f"budget ({budget!r}) must be a number")
+    if not math.isfinite(budget) or budget <= 0:
+        raise ConfigError(f"budget ({budget}) must be a positive finite amount")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise ConfigError(f"seed ({seed!r}) must be an integer or None")
+    frame = load_stats(stats)
+    frame, campaign_name = _one_campaign(frame, campaign)
+    day = _as_date(as_of) if as_of is not None else default_as_of(frame)
+
+    totals = aggregate_arms(frame, as_of=day, half_life_days=config.half_life_days)
+    used = frame[frame["date"] < pd.Timestamp(day)]
+    if used.empty or totals["spend"].sum() <= 0:
+        raise InvalidStatsError(
+            [InputProblem(None, "spend", f"no spend before {day.isoformat()}: nothing to learn from")]
+        )
+    cur = load_current(current) if current is not None else None
+    arms = cur[["creative", "audience"]] if cur is not None else totals[["creative", "audience"]]
+
+    model = GammaPoissonModel(config).fit(totals)
+    post = model.posterior(arms)
+    pb = _p_best(post, config, seed)
+
+    names = [
+        f"arm ({c}, {a})" for c, a in zip(post.arms["creative"], post.arms["audience"], strict=True)
+    ]
+
+    def weights_for(idx: np.ndarray) -> np.ndarray:
+        # P(best) among the arms still open once capped arms are fixed.
+        if idx.size == len(names):
+            return pb.p_best
+        sub = ArmPosteriors(post.arms.iloc[idx], post.alpha[idx], post.beta[idx],
+                            post.prior_mean[idx], post.prior_strength)
+        return _p_best(sub, config, seed).p_best
+
+    if cur is not None:
+        alloc = allocate_budget(
+            pb.p_best,
+            float(budget),
+            current=cur["budget"].to_numpy(float),
+            min_spend=np.maximum(cur["min_budget"].to_numpy(float), config.min_spend),
+            max_spend=np.minimum(cur["max_budget"].to_numpy(float), _max(config)),
+            locked=cur["locked"].to_numpy(bool),
+            floor=config.floor,
+            max_floor_total=config.max_floor_total,
+            max_change=config.max_change,
+            names=names,
+            weights_for=weights_for,
+        )
+    else:
+        n = len(arms)
+        alloc = allocate_budget(
+            pb.p_best,
+            float(budget),
+            min_spend=np.full(n, config.min_spend),
+            max_spend=np.full(n, _max(config)),
+            floor=config.floor,
+            max_floor_total=config.max_floor_total,
+            names=names,
+            weights_for=weights_for,
+        )
+    table = _table(post, pb, alloc, totals, cur, config)
+    return Recommendation(
+        allocations=table,
+        budget=round(float(budget), 2),
+        objective=objective,
+        campaign=campaign_name,
+        as_of=day,
+        data_start=used["date"].min().date(),
+        data_end=used["date"].max().date(),
+        n_rows=len(used),
+        config=config,
+        seed=seed,
+        p_best_method=pb.method,
+        p_best_error=pb.error,
+        prior_strength=model.prior_strength_,
+        pooled_rate=model.pooled_rate_,
+    )
+
+
+def _max(config: ThompsonConfig) -> float:
+    return np.inf if config.max_spend is None else config.max_spend
+
+
+def _one_campaign(frame: pd.DataFrame, campaign: str | None) -> tuple[pd.DataFrame, str]:
+    names = sorted(frame["campaign"].unique())
+    if campaign is not None:
+        if campaign not in names:
+            raise InvalidStatsError(
+                [InputProblem(None, "campaign", f"campaign {campaign!r} is not in the stats "
+                              f"(found: {', '.join(names)})")]
+            )
+        return frame[frame["campaign"] == campaign], campaign
+    if len(names) > 1:
+        raise InvalidStatsError(
+            [InputProblem(None, "campaign", f"stats hold {len(names)} campaigns "
+                          f"({', '.join(names[:5])}); choose one with campaign=")]
+        )
+    return frame, names[0] if names else "default"
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"as_of ({value!r}) is not an ISO date YYYY-MM-DD") from None
+
+
+def _p_best(post: ArmPosteriors, config: ThompsonConfig, seed: Seed) -> PBest:
+    if config.p_best_method == "monte_carlo":
+        return p_best_monte_carlo(post.alpha, post.beta, n_draws=config.n_draws, seed=seed)
+    result = p_best_gamma(post.alpha, post.beta, tol=config.p_best_tol)
+    if config.p_best_method == "auto":
+        mc_error = 3.0 * math.sqrt(0.25 / config.n_draws)
+        if result.error > max(config.p_best_tol, mc_error):
+            return p_best_monte_carlo(
+                post.alpha, post.beta, n_draws=config.n_draws, seed=as_generator(seed)
+            )
+    return result
+
+
+def _table(
+    post: ArmPosteriors,
+    pb: PBest,
+    alloc: Allocation,
+    totals: pd.DataFrame,
+    cur: pd.DataFrame | None,
+    config: ThompsonConfig,
+) -> pd.DataFrame:
+    budget_total = alloc.spend.sum()
+    low, high = post.interval(config.credible_level)
+    history = post.arms.merge(totals, on=["creative", "audience"], how="left")
+    spend_to_date = history["spend"].fillna(0.0).to_numpy(float)
+    conv_to_date = history["conversions"].fillna(0.0).to_numpy(float)
+    current = cur["budget"].to_numpy(float) if cur is not None else np.full(len(post.arms), np.nan)
+    change = alloc.spend - current if cur is not None else np.zeros(len(post.arms))
+    share = alloc.spend / budget_total
+    table = pd.DataFrame(
+        {
+            "creative": post.arms["creative"].to_numpy(),
+            "audience": post.arms["audience"].to_numpy(),
+            "budget": alloc.spend,
+            "share": share,
+            "p_best": pb.p_best,
+            "p_best_open": alloc.weight,
+            "round": alloc.round,
+            "rate_mean": post.mean,
+            "rate_low": low,
+            "rate_high": high,
+            "expected_conversions": alloc.spend * post.mean,
+            "current": current,
+            "change": np.round(change, 2),
+            "binding": alloc.binding.astype(str),
+            "spend_to_date": spend_to_date,
+            "conversions_to_date": conv_to_date,
+            "prior_mean": post.prior_mean,
+        }
+    )
+    n = len(table)
+    table["reason"] = [
+        _reason(row, n, config) for row in table.itertuples(index=False)
+    ]
+    assert np.all(np.isfinite(table["budget"])) and np.all(table["budget"] >= 0)
+    assert abs(table["share"].sum() - 1.0) < 1e-9
+    return table
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _p_text(p: float) -> str:
+    if p >= 0.995:
+        return "> 0.99"
+    if p >= 0.01:
+        return f"{p:.2f}"
+    if p >= 0.001:
+        return f"{p:.3f}"
+    return "< 0.001"
+
+
+def _reason(row: Any, n_arms: int, config: ThompsonConfig) -> str:
+    """One plain sentence: what the evidence says, what happens, and what limited it."""
+    if row.binding == "locked":
+        return f"Locked by you: kept at its current {_money(row.budget)}."
+    p = _p_text(row.p_best)
+    if row.spend_to_date <= 0:
+        evidence = f"New arm with no spend yet, judged from its creative and audience (P(best) {p})"
+    else:
+        conv = f"{row.conversions_to_date:,.0f} conversion{'s' if round(row.conversions_to_date) != 1 else ''}"
+        if row.p_best >= 0.5:
+            lead = "Likely the best arm"
+        elif row.p_best >= 1.0 / n_arms:
+            lead = "A contender for best"
+        elif row.p_best >= 0.01:
+            lead = "Less likely to be best"
+        else:
+            lead = "Unlikely to be best"
+        evidence = f"{lead} (P(best) {p}, {conv} from {_money(row.spend_to_date)} so far)"
+        if row.round > 0 and row.p_best_open >= 0.01 and row.p_best < 0.5:
+            evidence += (
+                f"; better arms are at their limits and among the arms left its P(best) "
+                f"is {_p_text(row.p_best_open)}"
+            )
+    if math.isnan(row.current):
+        action = f"gets {_money(row.budget)}"
+    elif row.change > 0.004:
+        action = f"raised from {_money(row.current)} to {_money(row.budget)}"
+    elif row.change < -0.004:
+        action = f"cut from {_money(row.current)} to {_money(row.budget)}"
+    else:
+        action = f"kept at {_money(row.budget)}"
+    limit = {
+        "floor": ", the exploration floor that keeps it learning",
+        "change_cap": f", held by the {config.max_change:.0%} change cap"
+        if config.max_change is not None
+        else "",
+        "min_spend": ", its minimum spend",
+        "max_spend": ", its maximum spend",
+    }.get(row.binding, "")
+    return f"{evidence}: {action}{limit}."
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dt.date | pd.Timestamp):
+        return value.isoformat()
+    return value

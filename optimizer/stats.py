@@ -1,0 +1,367 @@
+"""The stats contract: load, validate and aggregate daily per-arm performance.
+
+One row per arm per day (DESIGN.md, "Data contract"):
+
+========== ========= ==================================================
+column     type      rule
+========== ========= ==================================================
+campaign   str       optional; missing column or blank cell -> "default"
+date       ISO date  ``YYYY-MM-DD``, the day the spend happened
+creative   str       non-empty (surrounding spaces are removed)
+audience   str       non-empty (surrounding spaces are removed)
+impressions int      whole number >= 0
+clicks     int       whole number >= 0, <= impressions when impressions > 0
+spend      float     >= 0, finite
+conversions float    >= 0, finite (fractional attribution is allowed)
+revenue    float     >= 0, finite; optional, missing column or blank cell -> 0
+========== ========= ==================================================
+
+The key is (campaign, date, creative, audience); a key repeated inside one batch
+is an error. Rows are numbered from 1 with the header excluded, so row 1 is a
+CSV's line 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputProblem, InvalidStatsError, StatsWarning
+
+__all__ = [
+    "KEY_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "STATS_COLUMNS",
+    "aggregate_arms",
+    "load_stats",
+    "validate_stats",
+]
+
+KEY_COLUMNS = ("campaign", "date", "creative", "audience")
+REQUIRED_COLUMNS = (
+    "date",
+    "creative",
+    "audience",
+    "impressions",
+    "clicks",
+    "spend",
+    "conversions",
+)
+OPTIONAL_COLUMNS = {"campaign": "default", "revenue": 0.0}
+STATS_COLUMNS = (
+    "campaign",
+    "date",
+    "creative",
+    "audience",
+    "impressions",
+    "clicks",
+    "spend",
+    "conversions",
+    "revenue",
+)
+_WHOLE = ("impressions", "clicks")
+_NUMBERS = ("impressions", "clicks", "spend", "conversions", "revenue")
+_TEXT = ("campaign", "creative", "audience")
+_DATE_FORMAT = "%Y-%m-%d"
+
+
+def load_stats(source: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """Load and validate a stats table from a DataFrame, a ``.csv`` or a ``.parquet`` file.
+
+    Parameters
+    ----------
+    source : DataFrame or path
+        CSV files are read as text and every cell is checked here, so nothing is
+        coerced silently (``"1,5"`` in spend is an error, not 15).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`STATS_COLUMNS` with dtypes str, datetime64, str, str, int64,
+        int64, float64, float64, float64, in the input's row order.
+
+    Raises
+    ------
+    InvalidStatsError
+        Listing every broken rule with its row, column and value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> stats = load_stats(pd.DataFrame({"date": ["2026-01-01"], "creative": ["c1"],
+    ...     "audience": ["a1"], "impressions": [1000], "clicks": [20], "spend": [10.0],
+    ...     "conversions": [2]}))
+    >>> stats.loc[0, "campaign"], float(stats.loc[0, "revenue"])
+    ('default', 0.0)
+    """
+    if isinstance(source, pd.DataFrame):
+        return validate_stats(source)
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise InvalidStatsError([InputProblem(None, None, f"file not found: {path}")])
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix in (".csv", ".txt"):
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
+            )
+        else:
+            raise InvalidStatsError(
+                [InputProblem(None, None, f"{path.name}: expected a .csv or .parquet file")]
+            )
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidStatsError(
+            [InputProblem(None, None, f"cannot read {path.name}: {first}")]
+        ) from None
+    return validate_stats(frame)
+
+
+def validate_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check every rule of the contract and return a clean, typed copy.
+
+    Raises :class:`InvalidStatsError` with all problems found; unknown extra
+    columns are dropped with a :class:`StatsWarning`. The input is not modified.
+    """
+    columns = [str(c).strip() for c in frame.columns]
+    if len(set(columns)) != len(columns):
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        raise InvalidStatsError(
+            [InputProblem(None, c, f"column {c!r} appears more than once") for c in repeated]
+        )
+    frame = frame.set_axis(columns, axis=1)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InvalidStatsError(
+            [InputProblem(None, c, f"required column {c!r} is missing") for c in missing]
+        )
+    unknown = [c for c in columns if c not in STATS_COLUMNS]
+    if unknown:
+        warnings.warn(
+            f"ignored unknown column(s): {', '.join(unknown)}", StatsWarning, stacklevel=2
+        )
+    n = len(frame)
+    problems: list[tuple[int, int, InputProblem]] = []  # (row index, column order, problem)
+    order = {c: i for i, c in enumerate(STATS_COLUMNS)}
+
+    def report(mask: np.ndarray, column: str, rule: str, values: Iterable[object]) -> None:
+        for i, value in zip(np.flatnonzero(mask), values, strict=True):
+            text = rule.format(value=_show(value))
+            problems.append((int(i), order[column], InputProblem(int(i) + 1, column, text, value)))
+
+    out: dict[str, object] = {}
+    for column in _TEXT:
+        if column not in frame:
+            out[column] = np.full(n, OPTIONAL_COLUMNS[column], dtype=object)
+            continue
+        text = _as_text(frame[column])
+        blank = (text == "").to_numpy()
+        if column in OPTIONAL_COLUMNS:
+            text = text.where(~blank, OPTIONAL_COLUMNS[column])
+        else:
+            report(blank, column, f"{column} is empty", [None] * int(blank.sum()))
+        out[column] = text.to_numpy(dtype=object)
+
+    out["date"] = _parse_dates(frame["date"], report)
+
+    for column in _NUMBERS:
+        if column not in frame:
+            out[column] = np.zeros(n)
+            continue
+        out[column] = _parse_numbers(frame[column], column, report)
+
+    impressions = np.asarray(out["impressions"])
+    clicks = np.asarray(out["clicks"])
+    too_many = (impressions > 0) & (clicks > impressions)
+    for i in np.flatnonzero(too_many):
+        rule = f"clicks ({_show(clicks[i])}) > impressions ({_show(impressions[i])})"
+        problems.append((int(i), order["clicks"], InputProblem(int(i) + 1, "clicks", rule, clicks[i])))
+
+    if not problems:
+        problems += _duplicate_keys(out, order)
+    if problems:
+        problems.sort(key=lambda item: (item[0], item[1]))
+        raise InvalidStatsError([p for _, _, p in problems])
+
+    result = pd.DataFrame(
+        {
+            "campaign": pd.Series(out["campaign"], dtype=str),
+            "date": out["date"],
+            "creative": pd.Series(out["creative"], dtype=str),
+            "audience": pd.Series(out["audience"], dtype=str),
+            "impressions": np.asarray(out["impressions"]).astype(np.int64),
+            "clicks": np.asarray(out["clicks"]).astype(np.int64),
+            "spend": np.asarray(out["spend"], dtype=float),
+            "conversions": np.asarray(out["conversions"], dtype=float),
+            "revenue": np.asarray(out["revenue"], dtype=float),
+        }
+    )
+    return result
+
+
+def aggregate_arms(
+    stats: pd.DataFrame,
+    *,
+    as_of: dt.date | None = None,
+    half_life_days: float | None = None,
+) -> pd.DataFrame:
+    """Sum validated stats per arm (creative, audience), with an optional drift discount.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        Output of :func:`load_stats`; rows dated on or after ``as_of`` are left out.
+    as_of : date, optional
+        The day the recommendation is for; default the day after the latest date.
+        A day's age is ``(as_of - date).days`` (the latest day is 1 day old).
+    half_life_days : float, optional
+        Each day counts with weight ``0.5 ** (age / half_life_days)`` in both
+        conversions and exposure; None counts every day fully.
+
+    Returns
+    -------
+    DataFrame, one row per arm, sorted by creative then audience
+        ``creative, audience, spend, conversions, revenue, impressions, clicks,
+        n_days, first_date, last_date, exposure, weighted_conversions`` where
+        ``exposure`` (money) and ``weighted_conversions`` are the discounted sums
+        the model uses.
+    """
+    if as_of is None:
+        as_of = default_as_of(stats)
+    cutoff = np.datetime64(as_of, "D")
+    used = stats[stats["date"].to_numpy().astype("datetime64[D]") < cutoff]
+    age = (cutoff - used["date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
+    if half_life_days is None:
+        weight = np.ones(len(used))
+    else:
+        weight = 0.5 ** (age / half_life_days)
+    work = used.assign(
+        exposure=used["spend"].to_numpy() * weight,
+        weighted_conversions=used["conversions"].to_numpy() * weight,
+    )
+    grouped = work.groupby(["creative", "audience"], sort=True, observed=True)
+    totals = grouped.agg(
+        spend=("spend", "sum"),
+        conversions=("conversions", "sum"),
+        revenue=("revenue", "sum"),
+        impressions=("impressions", "sum"),
+        clicks=("clicks", "sum"),
+        n_days=("date", "nunique"),
+        first_date=("date", "min"),
+        last_date=("date", "max"),
+        exposure=("exposure", "sum"),
+        weighted_conversions=("weighted_conversions", "sum"),
+    )
+    return totals.reset_index()
+
+
+def default_as_of(stats: pd.DataFrame) -> dt.date:
+    """The day after the latest date in ``stats`` (today if the table is empty)."""
+    if len(stats) == 0:
+        return dt.date.today()
+    latest: pd.Timestamp = stats["date"].max()
+    return (latest + pd.Timedelta(days=1)).date()
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """Cells as stripped strings; missing cells become ''."""
+    text = column.astype(object).where(column.notna(), "")
+    return text.astype(str).str.strip()
+
+
+def _parse_dates(column: pd.Series, report) -> np.ndarray:  # type: ignore[no-untyped-def]
+    if pd.api.types.is_datetime64_any_dtype(column):
+        parsed = pd.to_datetime(column)
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        missing = parsed.isna().to_numpy()
+        report(missing, "date", "date is missing", [None] * int(missing.sum()))
+        timed = (~missing) & (parsed != parsed.dt.normalize()).to_numpy()
+        report(
+            timed,
+            "date",
+            "date ({value}) must be a day without a time",
+            parsed[timed].astype(str).tolist(),
+        )
+        return parsed.to_numpy().astype("datetime64[ns]")
+    text = _as_text(column)
+    parsed = pd.to_datetime(text, format=_DATE_FORMAT, errors="coerce")
+    blank = (text == "").to_numpy()
+    bad = parsed.isna().to_numpy() & ~blank
+    report(blank, "date", "date is missing", [None] * int(blank.sum()))
+    report(bad, "date", "date ({value}) is not an ISO date YYYY-MM-DD", text[bad].tolist())
+    return parsed.to_numpy().astype("datetime64[ns]")
+
+
+def _parse_numbers(column: pd.Series, name: str, report) -> np.ndarray:  # type: ignore[no-untyped-def]
+    if pd.api.types.is_bool_dtype(column):
+        values = np.full(len(column), np.nan)
+        report(np.ones(len(column), bool), name, f"{name} ({{value}}) is not a number", column)
+        return values
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        blank = np.isnan(values)
+        notnum = np.zeros(len(values), bool)
+    else:
+        text = _as_text(column)
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        blank = (text == "").to_numpy()
+        notnum = np.isnan(values) & ~blank & (text.str.lower() != "nan").to_numpy()
+        report(notnum, name, f"{name} ({{value}}) is not a number", text[notnum].tolist())
+        blank = blank | (np.isnan(values) & ~notnum)
+    if name in OPTIONAL_COLUMNS:
+        values = np.where(blank, OPTIONAL_COLUMNS[name], values)
+    else:
+        report(blank, name, f"{name} is missing", [None] * int(blank.sum()))
+    ok = ~blank & ~notnum
+    with np.errstate(invalid="ignore"):
+        infinite = ok & np.isinf(values)
+        report(infinite, name, f"{name} ({{value}}) must be finite", values[infinite])
+        negative = ok & ~infinite & (values < 0)
+        report(negative, name, f"{name} ({{value}}) must be >= 0", values[negative])
+        if name in _WHOLE:
+            fractional = ok & ~infinite & ~negative & (values != np.floor(values))
+            report(
+                fractional, name, f"{name} ({{value}}) must be a whole number", values[fractional]
+            )
+    return np.where(np.isfinite(values), values, 0.0)
+
+
+def _duplicate_keys(
+    out: dict[str, object], order: dict[str, int]
+) -> list[tuple[int, int, InputProblem]]:
+    keys = [np.asarray(out[c]) for c in KEY_COLUMNS]
+    codes = np.zeros(len(keys[0]), dtype=np.int64)
+    for values in keys:
+        col_codes, uniques = pd.factorize(values)
+        codes = codes * (len(uniques) + 1) + col_codes
+    dup = pd.Series(codes).duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return []
+    first_row = pd.Series(np.arange(len(codes))).groupby(codes).transform("min").to_numpy()
+    found = []
+    for i in np.flatnonzero(dup):
+        day = pd.Timestamp(keys[1][i]).date().isoformat()
+        key = f"({keys[0][i]}, {day}, {keys[2][i]}, {keys[3][i]})"
+        rule = (
+            f"duplicate key (campaign, date, creative, audience) = {key}, "
+            f"same as row {first_row[i] + 1}"
+        )
+        found.append((int(i), order["date"], InputProblem(int(i) + 1, "date", rule, key)))
+    return found

@@ -1,0 +1,206 @@
+"""The ``adbandit`` command.
+
+Errors a user can fix (bad stats, bad settings, impossible constraints, missing
+files) print the message to stderr, with no traceback, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+import optimizer
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", optimizer.StatsWarning)
+        try:
+            code = int(args.handler(args))
+        except optimizer.AdbanditError as exc:
+            _print_warnings(caught)
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+            return EXIT_USAGE
+    _print_warnings(caught)
+    return code
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adbandit",
+        description="Split an ad budget across creatives x audiences with a Bayesian bandit.",
+    )
+    parser.add_argument("--version", action="version", version=f"adbandit {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a stats file against the data contract")
+    p.add_argument("stats", type=Path, help="daily per-arm stats (.csv or .parquet)")
+    p.set_defaults(handler=_validate)
+
+    p = sub.add_parser("recommend", help="recommend the next period's budget split")
+    p.add_argument("stats", type=Path, help="daily per-arm stats (.csv or .parquet)")
+    p.add_argument("--budget", type=float, required=True, help="money to split, e.g. 1200")
+    p.add_argument("--current", type=Path, help="current split CSV (creative,audience,budget,...)")
+    p.add_argument("--config", type=Path, help="settings file (.toml or .json)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the Monte-Carlo fallback")
+    p.add_argument("--as-of", default=None, help="day the split is for (YYYY-MM-DD)")
+    p.add_argument("--campaign", default=None, help="campaign to use when the stats hold several")
+    p.add_argument(
+        "--objective", default="conversions", choices=list(optimizer.OBJECTIVES)
+    )
+    p.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    p.set_defaults(handler=_recommend)
+    return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("adbandit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    stats = optimizer.load_stats(args.stats)
+    arms = stats[["creative", "audience"]].drop_duplicates()
+    campaigns = sorted(stats["campaign"].unique())
+    first, last = stats["date"].min(), stats["date"].max()
+    print(f"OK {args.stats}: {len(stats):,} rows")
+    print(f"  campaigns   {len(campaigns)} ({', '.join(campaigns[:5])}{' ...' if len(campaigns) > 5 else ''})")
+    print(
+        f"  arms        {len(arms)} ({arms['creative'].nunique()} creatives x "
+        f"{arms['audience'].nunique()} audiences)"
+    )
+    if len(stats):
+        print(f"  dates       {first.date()} .. {last.date()} ({stats['date'].nunique()} days)")
+    spend, conv, rev = stats["spend"].sum(), stats["conversions"].sum(), stats["revenue"].sum()
+    print(f"  spend       {spend:,.2f}")
+    print(f"  conversions {conv:,.0f}" + (f" (CPA {spend / conv:,.2f})" if conv else ""))
+    print(f"  revenue     {rev:,.2f}" + (f" (ROAS {rev / spend:.2f})" if spend else ""))
+    return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    config = optimizer.load_config(args.config) if args.config else None
+    rec = optimizer.recommend(
+        args.stats,
+        args.budget,
+        current=args.current,
+        objective=args.objective,
+        config=config,
+        as_of=args.as_of,
+        seed=args.seed,
+        campaign=args.campaign,
+    )
+    if args.format == "json":
+        print(json.dumps(rec.to_dict(), indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(rec.allocations.to_csv(index=False))
+    else:
+        print(format_recommendation(rec))
+    return 0
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _signed(x: float) -> str:
+    return "0.00" if abs(x) < 0.005 else f"{x:+,.2f}"
+
+
+def format_recommendation(rec: optimizer.Recommendation) -> str:
+    """A person-readable table of the split, then one reason per arm."""
+    table = rec.allocations.sort_values("budget", ascending=False, kind="stable")
+    has_current = not table["current"].isna().all()
+    level = int(round(rec.config.credible_level * 100))
+    cols: list[tuple[str, list[str], str]] = [  # header, cells, alignment
+        ("#", [str(i) for i in range(1, len(table) + 1)], ">"),
+        ("creative", table["creative"].tolist(), "<"),
+        ("audience", table["audience"].tolist(), "<"),
+    ]
+    if has_current:
+        cols.append(("current", [_money(x) for x in table["current"]], ">"))
+    cols.append(("budget", [_money(x) for x in table["budget"]], ">"))
+    if has_current:
+        cols.append(("change", [_signed(x) for x in table["change"]], ">"))
+    cols += [
+        ("share", [f"{x:.1%}" for x in table["share"]], ">"),
+        ("P(best)", [_p(x) for x in table["p_best"]], ">"),
+        (
+            f"conv/spend ({level}% CI)",
+            [
+                f"{m:.4f} [{lo:.4f}, {hi:.4f}]"
+                for m, lo, hi in zip(table["rate_mean"], table["rate_low"], table["rate_high"], strict=True)
+            ],
+            "<",
+        ),
+        ("exp. conv", [f"{x:,.1f}" for x in table["expected_conversions"]], ">"),
+    ]
+    widths = [max(len(h), *(len(c) for c in cells)) for h, cells, _ in cols]
+    lines = [
+        f"Budget split for {rec.campaign} on {rec.as_of}: {_money(rec.budget)} across "
+        f"{len(table)} arms",
+        f"(data {rec.data_start} .. {rec.data_end}, {rec.n_rows:,} rows; objective {rec.objective})",
+        "",
+        "  ".join(f"{h:{a}{w}}" for (h, _, a), w in zip(cols, widths, strict=True)),
+    ]
+    for i in range(len(table)):
+        lines.append(
+            "  ".join(f"{cells[i]:{a}{w}}" for (_, cells, a), w in zip(cols, widths, strict=True))
+        )
+    total_exp = table["expected_conversions"].sum()
+    lines.append("")
+    lines.append(f"Expected conversions next period: {total_exp:,.1f}")
+    lines.append("")
+    lines.append("Why:")
+    for i, reason in enumerate(table["reason"], start=1):
+        lines.append(f"{i:>3}. {reason}")
+    err = rec.p_best_error
+    method = (
+        "numerical integration" if rec.p_best_method == "integrate" else "Monte Carlo"
+    )
+    lines.append("")
+    lines.append(
+        f"P(best) by {method} (error <= {err:.1e}); prior worth {rec.prior_strength:.2f} "
+        f"conversions per arm; seed {rec.seed}; adbandit {rec.version}"
+    )
+    return "\n".join(lines)
+
+
+def _p(p: float) -> str:
+    if math.isnan(p):
+        return "-"
+    if p >= 0.995:
+        return ">0.99"
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
