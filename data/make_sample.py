@@ -80,4 +80,4 @@ if __name__ == "__main__":
     stats, current = make_sample()
     stats.to_csv(HERE / "sample_stats.csv", index=False)
     current.to_csv(HERE / "sample_current.csv", index=False)
-    print(f"wrote {len(stats)} rows to data/sample_stats.csv and {len(current)} to data/sample_current.csv")
+    print(f"wrote {len(stats)} rows to data/sample_stats.csv, {len(current)} to sample_current.csv")

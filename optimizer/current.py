@@ -51,7 +51,9 @@ def load_current(source: pd.DataFrame | str | Path) -> pd.DataFrame:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise InvalidCurrentError([InputProblem(None, None, f"cannot read {path}: {msg}")]) from None
+            raise InvalidCurrentError(
+                [InputProblem(None, None, f"cannot read {path}: {msg}")]
+            ) from None
     frame = frame.set_axis([str(c).strip() for c in frame.columns], axis=1)
     missing = [c for c in ("creative", "audience", "budget") if c not in frame]
     if missing:
@@ -68,7 +70,7 @@ def load_current(source: pd.DataFrame | str | Path) -> pd.DataFrame:
             if not text:
                 problems.append(InputProblem(i, col, f"{col} is empty"))
             arm.append(text)
-        numbers = {}
+        numbers: dict[str, float | None] = {}
         for col, required in (("budget", True), ("min_budget", False), ("max_budget", False)):
             raw = record.get(col)
             if _blank(raw):
@@ -76,6 +78,7 @@ def load_current(source: pd.DataFrame | str | Path) -> pd.DataFrame:
                     problems.append(InputProblem(i, col, f"{col} is missing"))
                 numbers[col] = None
                 continue
+            value: float | None
             try:
                 value = float(str(raw).strip()) if isinstance(raw, str) else float(raw)
             except (TypeError, ValueError):
@@ -83,7 +86,9 @@ def load_current(source: pd.DataFrame | str | Path) -> pd.DataFrame:
                 numbers[col] = None
                 continue
             if not np.isfinite(value) or value < 0:
-                problems.append(InputProblem(i, col, f"{col} ({value}) must be >= 0 and finite", value))
+                problems.append(
+                    InputProblem(i, col, f"{col} ({value}) must be >= 0 and finite", value)
+                )
                 value = None
             numbers[col] = value
         lo, hi = numbers["min_budget"], numbers["max_budget"]
@@ -95,7 +100,9 @@ def load_current(source: pd.DataFrame | str | Path) -> pd.DataFrame:
         locked_text = "" if _blank(raw_locked) else str(raw_locked).strip().lower()
         if locked_text not in _TRUE | _FALSE:
             problems.append(
-                InputProblem(i, "locked", f"locked ({raw_locked!r}) must be true or false", raw_locked)
+                InputProblem(
+                    i, "locked", f"locked ({raw_locked!r}) must be true or false", raw_locked
+                )
             )
         key = (arm[0], arm[1])
         if all(arm) and key in seen:

@@ -18,6 +18,24 @@ Prior mean ``m_a``
     audience contributes 0 (the pooled level). With no conversions at all, every
     arm's prior mean is half a conversion over the total exposure.
 
+Leave-one-out prior for arms with data
+    An arm's own data must not shape its own prior (they would count twice and
+    the intervals would be too narrow). Arms with exposure get the regression's
+    leave-one-out mean, in closed form for a GLM: ``eta_-a = eta_a - h_a / (1 -
+    h_a) * (y_a - e_a) / e_a`` with leverage ``h_a = e_a v_a`` (``e_a`` expected
+    and ``y_a`` observed conversions), and log variance ``v_a / (1 - h_a)``. The
+    strength ``k`` is fitted on these leave-one-out means too.
+
+Uncertainty of the prior mean
+    ``m_a`` is itself an estimate. Its log has the Laplace variance
+    ``v_a = x_a' H^-1 x_a`` with ``H`` the penalised Fisher information of the
+    regression (in conversions). The arm's prior shape ``k_a`` solves
+    ``trigamma(k_a) = trigamma(k) + v_a`` (the variance of a Gamma's log), so a
+    prior mean from a thinly observed creative or audience is held loosely.
+    Without this the intervals of arms with little data under-cover (measured:
+    84% for nominal 90%). With more than 2,000 effects ``H`` is approximated by
+    its diagonal.
+
 Prior strength ``k`` (type-II maximum likelihood, bounded)
     Marginally ``conversions_a`` is negative binomial with mean ``m_a * exposure_a``
     and shape ``k``; ``k`` maximises that marginal likelihood over the arms with
@@ -35,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import linalg, optimize, sparse, special
 from sklearn.linear_model import PoissonRegressor
 from sklearn.preprocessing import OneHotEncoder
 
@@ -50,7 +68,8 @@ class ArmPosteriors:
     """Gamma posteriors of conversions per unit of spend, one per arm.
 
     ``alpha`` (shape) and ``beta`` (rate, per money) have shape (n_arms,);
-    ``arms`` holds the matching ``creative, audience`` rows.
+    ``arms`` holds the matching ``creative, audience`` rows; ``prior_shape`` is
+    each arm's prior shape ``k_a`` (at most ``prior_strength``).
     """
 
     arms: pd.DataFrame
@@ -58,6 +77,7 @@ class ArmPosteriors:
     beta: np.ndarray
     prior_mean: np.ndarray
     prior_strength: float
+    prior_shape: np.ndarray
 
     @property
     def mean(self) -> np.ndarray:
@@ -99,8 +119,8 @@ class GammaPoissonModel:
     ...     "exposure": [100.0, 100.0], "weighted_conversions": [4.0, 4.0]})
     >>> model = GammaPoissonModel(ThompsonConfig(prior_strength=2.0)).fit(totals)
     >>> post = model.posterior(totals[["creative", "audience"]])
-    >>> post.alpha.tolist(), np.round(post.beta, 6).tolist()
-    ([6.0, 6.0], [150.0, 150.0])
+    >>> post.prior_mean.round(6).tolist(), post.prior_shape.round(3).tolist()
+    ([0.04, 0.04], [0.691, 0.691])
     """
 
     def __init__(self, config: ThompsonConfig | None = None) -> None:
@@ -125,15 +145,19 @@ class GammaPoissonModel:
             weight = exposure[seen] * self.pooled_rate_  # expected conversions at the pooled rate
             self.regression_ = PoissonRegressor(
                 alpha=self.config.effect_l2_conversions / weight.sum(),
-                max_iter=1000,
+                solver="newton-cholesky",  # a few Newton steps; lbfgs was 30x slower here
+                max_iter=100,
                 tol=1e-10,
             )
             self.regression_.fit(design, y, sample_weight=weight)
+            expected = weight * self.regression_.predict(design)
+            self.precision_ = _information(design, expected, self.config.effect_l2_conversions)
         elif seen.any():
             self.pooled_rate_ = 0.5 / float(exposure.sum())
         else:
             self.pooled_rate_ = np.nan
-        mean = self.prior_mean(totals[["creative", "audience"]])
+        self._set_leave_one_out(totals, conversions)
+        mean = self.loo_mean_
         if self.config.prior_strength is not None:
             self.prior_strength_ = float(self.config.prior_strength)
         else:
@@ -145,12 +169,41 @@ class GammaPoissonModel:
             )
         return self
 
+    def _set_leave_one_out(self, totals: pd.DataFrame, conversions: np.ndarray) -> None:
+        arms = totals[["creative", "audience"]]
+        mean = self.prior_mean(arms)
+        log_var = self.prior_log_variance(arms)
+        expected = mean * totals["exposure"].to_numpy(dtype=float)
+        leverage = np.clip(expected * log_var, 0.0, 0.99)
+        seen = expected > 0
+        shift = np.zeros(len(totals))
+        if self.regression_ is not None:
+            shift[seen] = (
+                leverage[seen] / (1 - leverage[seen]) * (conversions[seen] / expected[seen] - 1)
+            )
+        self.loo_mean_ = mean * np.exp(-shift)
+        self.loo_log_variance_ = log_var / (1 - leverage)
+        self._loo_index = pd.MultiIndex.from_frame(arms)
+
     def prior_mean(self, arms: pd.DataFrame) -> np.ndarray:
         """Prior mean conversions per unit of spend for any ``creative, audience`` rows."""
         if self.regression_ is None or self.encoder_ is None:
             return np.full(len(arms), self.pooled_rate_)
         design = self.encoder_.transform(arms[["creative", "audience"]])
         return self.pooled_rate_ * self.regression_.predict(design)
+
+    def prior_log_variance(self, arms: pd.DataFrame) -> np.ndarray:
+        """Laplace variance of ``log m_a`` for any ``creative, audience`` rows."""
+        if self.regression_ is None or self.encoder_ is None:
+            return np.zeros(len(arms))
+        design = self.encoder_.transform(arms[["creative", "audience"]])
+        rows = sparse.hstack([np.ones((design.shape[0], 1)), design]).tocsr()
+        precision = self.precision_
+        if isinstance(precision, np.ndarray) and precision.ndim == 2:
+            chol = linalg.cho_factor(precision)
+            solved = linalg.cho_solve(chol, rows.T.toarray())
+            return np.asarray((rows.multiply(solved.T)).sum(axis=1)).ravel()
+        return np.asarray(rows.multiply(rows).multiply(1.0 / precision).sum(axis=1)).ravel()
 
     def posterior(self, arms: pd.DataFrame) -> ArmPosteriors:
         """Posteriors for ``arms`` (``creative, audience``); arms absent from the fit
@@ -164,19 +217,58 @@ class GammaPoissonModel:
         exposure = merged["exposure"].fillna(0.0).to_numpy(dtype=float)
         conversions = merged["weighted_conversions"].fillna(0.0).to_numpy(dtype=float)
         mean = self.prior_mean(arms)
-        k = self.prior_strength_
+        log_var = self.prior_log_variance(arms)
+        # Arms the model was fitted on get their leave-one-out prior.
+        pos = self._loo_index.get_indexer(pd.MultiIndex.from_frame(arms))
+        known = pos >= 0
+        mean[known] = self.loo_mean_[pos[known]]
+        log_var[known] = self.loo_log_variance_[pos[known]]
+        k = _shape_with_extra_log_variance(self.prior_strength_, log_var)
         return ArmPosteriors(
             arms=arms,
             alpha=k + conversions,
             beta=k / mean + exposure,
             prior_mean=mean,
-            prior_strength=k,
+            prior_strength=self.prior_strength_,
+            prior_shape=k,
         )
 
 
-def _fit_strength(
-    conversions: np.ndarray, expected: np.ndarray, low: float, high: float
-) -> float:
+#: Above this many effects the information matrix is taken as diagonal.
+_MAX_DENSE_EFFECTS = 2000
+
+
+def _information(design: sparse.spmatrix, expected: np.ndarray, l2: float) -> np.ndarray:
+    """Penalised Fisher information of (intercept, effects), in conversions.
+
+    Dense (p, p) for up to :data:`_MAX_DENSE_EFFECTS` effects, else its diagonal.
+    """
+    full = sparse.hstack([np.ones((design.shape[0], 1)), design]).tocsc()
+    p = full.shape[1]
+    penalty = np.full(p, l2)
+    penalty[0] = 0.0
+    if p <= _MAX_DENSE_EFFECTS:
+        info = (full.T @ full.multiply(expected[:, None])).toarray()
+        info[np.diag_indices(p)] += penalty
+        info[0, 0] += 1e-9  # keeps the factorisation safe with no data
+        return info
+    diag = np.asarray(full.multiply(full).T @ expected).ravel() + penalty
+    return np.maximum(diag, 1e-9)
+
+
+def _shape_with_extra_log_variance(k: float, extra: np.ndarray) -> np.ndarray:
+    """Solve trigamma(k_a) = trigamma(k) + extra for k_a (vectorised Newton)."""
+    target = special.polygamma(1, k) + np.maximum(extra, 0.0)
+    shape = 1.0 / target + 0.5  # trigamma(x) ~ 1 / (x - 1/2)
+    for _ in range(30):
+        step = (special.polygamma(1, shape) - target) / special.polygamma(2, shape)
+        shape = np.maximum(shape - step, shape / 10)  # stay positive
+        if np.max(np.abs(step) / shape) < 1e-12:
+            break
+    return np.minimum(shape, k)
+
+
+def _fit_strength(conversions: np.ndarray, expected: np.ndarray, low: float, high: float) -> float:
     """Type-II ML shape of the negative-binomial marginal, clipped to [low, high]."""
     if conversions.size < 2:
         return high

@@ -173,7 +173,11 @@ def recommend(
     used = frame[frame["date"] < pd.Timestamp(day)]
     if used.empty or totals["spend"].sum() <= 0:
         raise InvalidStatsError(
-            [InputProblem(None, "spend", f"no spend before {day.isoformat()}: nothing to learn from")]
+            [
+                InputProblem(
+                    None, "spend", f"no spend before {day.isoformat()}: nothing to learn from"
+                )
+            ]
         )
     cur = load_current(current) if current is not None else None
     arms = cur[["creative", "audience"]] if cur is not None else totals[["creative", "audience"]]
@@ -190,8 +194,14 @@ def recommend(
         # P(best) among the arms still open once capped arms are fixed.
         if idx.size == len(names):
             return pb.p_best
-        sub = ArmPosteriors(post.arms.iloc[idx], post.alpha[idx], post.beta[idx],
-                            post.prior_mean[idx], post.prior_strength)
+        sub = ArmPosteriors(
+            post.arms.iloc[idx],
+            post.alpha[idx],
+            post.beta[idx],
+            post.prior_mean[idx],
+            post.prior_strength,
+            post.prior_shape[idx],
+        )
         return _p_best(sub, config, seed).p_best
 
     if cur is not None:
@@ -248,14 +258,25 @@ def _one_campaign(frame: pd.DataFrame, campaign: str | None) -> tuple[pd.DataFra
     if campaign is not None:
         if campaign not in names:
             raise InvalidStatsError(
-                [InputProblem(None, "campaign", f"campaign {campaign!r} is not in the stats "
-                              f"(found: {', '.join(names)})")]
+                [
+                    InputProblem(
+                        None,
+                        "campaign",
+                        f"campaign {campaign!r} is not in the stats (found: {', '.join(names)})",
+                    )
+                ]
             )
         return frame[frame["campaign"] == campaign], campaign
     if len(names) > 1:
         raise InvalidStatsError(
-            [InputProblem(None, "campaign", f"stats hold {len(names)} campaigns "
-                          f"({', '.join(names[:5])}); choose one with campaign=")]
+            [
+                InputProblem(
+                    None,
+                    "campaign",
+                    f"stats hold {len(names)} campaigns "
+                    f"({', '.join(names[:5])}); choose one with campaign=",
+                )
+            ]
         )
     return frame, names[0] if names else "default"
 
@@ -322,9 +343,7 @@ def _table(
         }
     )
     n = len(table)
-    table["reason"] = [
-        _reason(row, n, config) for row in table.itertuples(index=False)
-    ]
+    table["reason"] = [_reason(row, n, config) for row in table.itertuples(index=False)]
     assert np.all(np.isfinite(table["budget"])) and np.all(table["budget"] >= 0)
     assert abs(table["share"].sum() - 1.0) < 1e-9
     return table
@@ -352,7 +371,8 @@ def _reason(row: Any, n_arms: int, config: ThompsonConfig) -> str:
     if row.spend_to_date <= 0:
         evidence = f"New arm with no spend yet, judged from its creative and audience (P(best) {p})"
     else:
-        conv = f"{row.conversions_to_date:,.0f} conversion{'s' if round(row.conversions_to_date) != 1 else ''}"
+        plural = "s" if round(row.conversions_to_date) != 1 else ""
+        conv = f"{row.conversions_to_date:,.0f} conversion{plural}"
         if row.p_best >= 0.5:
             lead = "Likely the best arm"
         elif row.p_best >= 1.0 / n_arms:

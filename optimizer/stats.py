@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,9 @@ _NUMBERS = ("impressions", "clicks", "spend", "conversions", "revenue")
 _TEXT = ("campaign", "creative", "audience")
 _DATE_FORMAT = "%Y-%m-%d"
 
+# report(mask, column, rule with "{value}", values of the masked rows)
+Reporter = Callable[[np.ndarray, str, str, Iterable[object]], None]
+
 
 def load_stats(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     """Load and validate a stats table from a DataFrame, a ``.csv`` or a ``.parquet`` file.
@@ -110,9 +113,7 @@ def load_stats(source: pd.DataFrame | str | Path) -> pd.DataFrame:
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".txt"):
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
-            )
+            frame = _read_csv_strict(path)
         else:
             raise InvalidStatsError(
                 [InputProblem(None, None, f"{path.name}: expected a .csv or .parquet file")]
@@ -123,6 +124,37 @@ def load_stats(source: pd.DataFrame | str | Path) -> pd.DataFrame:
             [InputProblem(None, None, f"cannot read {path.name}: {first}")]
         ) from None
     return validate_stats(frame)
+
+
+def _read_csv_strict(path: Path) -> pd.DataFrame:
+    """Every cell as text; a row with more fields than the header is an error.
+
+    (By default pandas would quietly turn the first column into the index and
+    shift every value one column left, e.g. for a decimal comma "10,5".)
+    """
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, encoding="utf-8-sig")
+    names = [str(c).strip() for c in header.iloc[0].tolist()] if len(header) else []
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:  # pandas would rename the second one to "name.1" and go on
+        raise InvalidStatsError(
+            [InputProblem(None, c, f"column {c!r} appears more than once") for c in repeated]
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8-sig",
+                skipinitialspace=True,
+                index_col=False,
+            )
+        except pd.errors.ParserWarning:
+            raise pd.errors.ParserError(
+                "the first row has more fields than the header (a decimal comma? "
+                "use '.' for decimals or quote the value)"
+            ) from None
 
 
 def validate_stats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -183,7 +215,9 @@ def validate_stats(frame: pd.DataFrame) -> pd.DataFrame:
     too_many = (impressions > 0) & (clicks > impressions)
     for i in np.flatnonzero(too_many):
         rule = f"clicks ({_show(clicks[i])}) > impressions ({_show(impressions[i])})"
-        problems.append((int(i), order["clicks"], InputProblem(int(i) + 1, "clicks", rule, clicks[i])))
+        problems.append(
+            (int(i), order["clicks"], InputProblem(int(i) + 1, "clicks", rule, clicks[i]))
+        )
 
     if not problems:
         problems += _duplicate_keys(out, order)
@@ -285,7 +319,7 @@ def _as_text(column: pd.Series) -> pd.Series:
     return text.astype(str).str.strip()
 
 
-def _parse_dates(column: pd.Series, report) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _parse_dates(column: pd.Series, report: Reporter) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = pd.to_datetime(column)
         if getattr(parsed.dt, "tz", None) is not None:
@@ -309,7 +343,7 @@ def _parse_dates(column: pd.Series, report) -> np.ndarray:  # type: ignore[no-un
     return parsed.to_numpy().astype("datetime64[ns]")
 
 
-def _parse_numbers(column: pd.Series, name: str, report) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _parse_numbers(column: pd.Series, name: str, report: Reporter) -> np.ndarray:
     if pd.api.types.is_bool_dtype(column):
         values = np.full(len(column), np.nan)
         report(np.ones(len(column), bool), name, f"{name} ({{value}}) is not a number", column)
@@ -326,7 +360,7 @@ def _parse_numbers(column: pd.Series, name: str, report) -> np.ndarray:  # type:
         report(notnum, name, f"{name} ({{value}}) is not a number", text[notnum].tolist())
         blank = blank | (np.isnan(values) & ~notnum)
     if name in OPTIONAL_COLUMNS:
-        values = np.where(blank, OPTIONAL_COLUMNS[name], values)
+        values = np.where(blank, float(OPTIONAL_COLUMNS[name]), values)  # type: ignore[arg-type]
     else:
         report(blank, name, f"{name} is missing", [None] * int(blank.sum()))
     ok = ~blank & ~notnum

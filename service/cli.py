@@ -14,8 +14,6 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 import optimizer
 
 EXIT_USAGE = 2
@@ -67,9 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed for the Monte-Carlo fallback")
     p.add_argument("--as-of", default=None, help="day the split is for (YYYY-MM-DD)")
     p.add_argument("--campaign", default=None, help="campaign to use when the stats hold several")
-    p.add_argument(
-        "--objective", default="conversions", choices=list(optimizer.OBJECTIVES)
-    )
+    p.add_argument("--objective", default="conversions", choices=list(optimizer.OBJECTIVES))
     p.add_argument("--format", default="table", choices=["table", "json", "csv"])
     p.set_defaults(handler=_recommend)
     return parser
@@ -90,7 +86,8 @@ def _validate(args: argparse.Namespace) -> int:
     campaigns = sorted(stats["campaign"].unique())
     first, last = stats["date"].min(), stats["date"].max()
     print(f"OK {args.stats}: {len(stats):,} rows")
-    print(f"  campaigns   {len(campaigns)} ({', '.join(campaigns[:5])}{' ...' if len(campaigns) > 5 else ''})")
+    more = " ..." if len(campaigns) > 5 else ""
+    print(f"  campaigns   {len(campaigns)} ({', '.join(campaigns[:5])}{more})")
     print(
         f"  arms        {len(arms)} ({arms['creative'].nunique()} creatives x "
         f"{arms['audience'].nunique()} audiences)"
@@ -155,7 +152,9 @@ def format_recommendation(rec: optimizer.Recommendation) -> str:
             f"conv/spend ({level}% CI)",
             [
                 f"{m:.4f} [{lo:.4f}, {hi:.4f}]"
-                for m, lo, hi in zip(table["rate_mean"], table["rate_low"], table["rate_high"], strict=True)
+                for m, lo, hi in zip(
+                    table["rate_mean"], table["rate_low"], table["rate_high"], strict=True
+                )
             ],
             "<",
         ),
@@ -165,7 +164,8 @@ def format_recommendation(rec: optimizer.Recommendation) -> str:
     lines = [
         f"Budget split for {rec.campaign} on {rec.as_of}: {_money(rec.budget)} across "
         f"{len(table)} arms",
-        f"(data {rec.data_start} .. {rec.data_end}, {rec.n_rows:,} rows; objective {rec.objective})",
+        f"(data {rec.data_start} .. {rec.data_end}, {rec.n_rows:,} rows; "
+        f"objective {rec.objective})",
         "",
         "  ".join(f"{h:{a}{w}}" for (h, _, a), w in zip(cols, widths, strict=True)),
     ]
@@ -181,9 +181,7 @@ def format_recommendation(rec: optimizer.Recommendation) -> str:
     for i, reason in enumerate(table["reason"], start=1):
         lines.append(f"{i:>3}. {reason}")
     err = rec.p_best_error
-    method = (
-        "numerical integration" if rec.p_best_method == "integrate" else "Monte Carlo"
-    )
+    method = "numerical integration" if rec.p_best_method == "integrate" else "Monte Carlo"
     lines.append("")
     lines.append(
         f"P(best) by {method} (error <= {err:.1e}); prior worth {rec.prior_strength:.2f} "

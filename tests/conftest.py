@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=30)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def stats_row(**overrides: object) -> dict[str, object]:
+    """One valid stats row; override any field."""
+    row: dict[str, object] = {
+        "campaign": "spring",
+        "date": "2026-03-01",
+        "creative": "c1",
+        "audience": "a1",
+        "impressions": 1000,
+        "clicks": 20,
+        "spend": 10.0,
+        "conversions": 2,
+        "revenue": 50.0,
+    }
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture
+def sample_stats_path() -> str:
+    return os.path.join(REPO, "data", "sample_stats.csv")
+
+
+@pytest.fixture
+def sample_current_path() -> str:
+    return os.path.join(REPO, "data", "sample_current.csv")
+
+
+def frame(*rows: dict[str, object]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))

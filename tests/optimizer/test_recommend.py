@@ -1,0 +1,203 @@
+"""The front door: columns, constraints, reasons, reproducibility, JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import optimizer
+from tests.conftest import frame, stats_row
+
+REQUIRED = [
+    "creative",
+    "audience",
+    "budget",
+    "share",
+    "p_best",
+    "rate_mean",
+    "rate_low",
+    "rate_high",
+    "expected_conversions",
+    "change",
+    "reason",
+]
+
+
+def tiny() -> pd.DataFrame:
+    rows = []
+    for day in range(1, 8):
+        for creative, conv in (("good", 6), ("bad", 1)):
+            rows.append(
+                stats_row(
+                    date=f"2026-03-{day:02d}", creative=creative, spend=50.0, conversions=conv
+                )
+            )
+    return frame(*rows)
+
+
+def test_contract_columns_and_sums(sample_stats_path: str) -> None:
+    rec = optimizer.recommend(sample_stats_path, 1200, seed=1)
+    table = rec.allocations
+    assert set(REQUIRED) <= set(table.columns)
+    assert len(table) == 12
+    assert round(table["budget"].sum() * 100) == 120_000
+    assert table["share"].sum() == pytest.approx(1.0, abs=1e-12)
+    assert table["p_best"].sum() == pytest.approx(1.0, abs=1e-9)
+    assert (table["rate_low"] < table["rate_mean"]).all()
+    assert (table["rate_mean"] < table["rate_high"]).all()
+    assert (table["change"] == 0).all()  # no current split given
+    np.testing.assert_allclose(table["expected_conversions"], table["budget"] * table["rate_mean"])
+    assert all(isinstance(r, str) and r.endswith(".") and "\n" not in r for r in table["reason"])
+    assert rec.as_of == dt.date(2026, 10, 29) and rec.data_end == dt.date(2026, 10, 28)
+
+
+def test_strong_arm_leads_and_weak_arm_trails(sample_stats_path: str) -> None:
+    table = optimizer.recommend(sample_stats_path, 1200).allocations.set_index(
+        ["creative", "audience"]
+    )
+    assert table["p_best"].idxmax() == ("ugc_video", "lookalike_1pct")
+    assert table["rate_mean"].idxmin() == ("static_discount", "broad_25_54")
+    assert table.loc[("ugc_video", "lookalike_1pct"), "reason"].startswith("Likely the best arm")
+
+
+def test_golden_tiny_campaign() -> None:
+    rec = optimizer.recommend(
+        tiny(), 100, config=optimizer.ThompsonConfig(prior_strength=1.0, floor=0.01)
+    )
+    t = rec.allocations.set_index("creative")
+    # good: 42 conversions on 350, bad: 7 on 350; prior mean from the creative effects.
+    assert t.loc["good", "conversions_to_date"] == 42 and t.loc["bad", "spend_to_date"] == 350
+    assert t.loc["good", "p_best"] == pytest.approx(1.0, abs=1e-6)
+    assert t.loc["good", "budget"] == 99.0 and t.loc["bad", "budget"] == 1.0
+    assert t.loc["bad", "binding"] == "floor"
+    assert t.loc["bad", "reason"] == (
+        "Unlikely to be best (P(best) < 0.001, 7 conversions from 350.00 so far): "
+        "gets 1.00, the exploration floor that keeps it learning."
+    )
+
+
+def test_current_split_defines_arms_and_change() -> None:
+    current = pd.DataFrame(
+        {"creative": ["good", "newbie"], "audience": ["a1", "a1"], "budget": [60.0, 40.0]}
+    )
+    rec = optimizer.recommend(tiny(), 100, current=current, config=optimizer.ThompsonConfig())
+    t = rec.allocations.set_index("creative")
+    assert list(t.index) == ["good", "newbie"]  # "bad" is retired: not in the current split
+    np.testing.assert_allclose(t["change"], t["budget"] - t["current"])
+    assert t.loc["newbie", "spend_to_date"] == 0
+    assert t.loc["newbie", "reason"].startswith("New arm with no spend yet")
+
+
+def test_locked_and_bounds_from_current() -> None:
+    current = pd.DataFrame(
+        {
+            "creative": ["good", "bad"],
+            "audience": ["a1", "a1"],
+            "budget": [50.0, 50.0],
+            "max_budget": [70.0, None],
+            "locked": ["no", "no"],
+        }
+    )
+    t = optimizer.recommend(tiny(), 100, current=current).allocations.set_index("creative")
+    assert t.loc["good", "budget"] == 70.0 and t.loc["good", "binding"] == "max_spend"
+    assert t.loc["good", "reason"].endswith(", its maximum spend.")
+
+
+def test_as_of_leaves_later_days_out() -> None:
+    rec = optimizer.recommend(tiny(), 100, as_of="2026-03-04")
+    assert rec.n_rows == 6 and rec.data_end == dt.date(2026, 3, 3)
+    assert rec.allocations["spend_to_date"].tolist() == [150.0, 150.0]
+
+
+def test_same_inputs_and_seed_give_identical_output(sample_stats_path: str) -> None:
+    for method in ("integrate", "monte_carlo"):
+        cfg = optimizer.ThompsonConfig(p_best_method=method, n_draws=2_000)
+        a = optimizer.recommend(sample_stats_path, 1000, config=cfg, seed=42)
+        b = optimizer.recommend(sample_stats_path, 1000, config=cfg, seed=42)
+        pd.testing.assert_frame_equal(a.allocations, b.allocations)
+        assert a.to_dict() == b.to_dict()
+
+
+def test_to_dict_is_json_safe(sample_stats_path: str, sample_current_path: str) -> None:
+    rec = optimizer.recommend(sample_stats_path, 1200, current=sample_current_path, seed=3)
+    d = json.loads(json.dumps(rec.to_dict(), allow_nan=False))
+    assert d["seed"] == 3 and d["as_of"] == "2026-10-29" and d["data_end"] == "2026-10-28"
+    assert d["config"] == optimizer.ThompsonConfig().to_dict()
+    assert d["version"] and len(d["allocations"]) == 12
+    assert set(REQUIRED) <= set(d["allocations"][0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"budget": 0}, optimizer.ConfigError, r"budget \(0\) must be a positive finite amount"),
+        ({"budget": "100"}, optimizer.ConfigError, r"budget \('100'\) must be a number"),
+        ({"objective": "clicks"}, optimizer.ConfigError, "objective .* must be one of"),
+        ({"as_of": "03/04/2026"}, optimizer.ConfigError, "is not an ISO date"),
+        ({"as_of": "2026-03-01"}, optimizer.InvalidStatsError, "no spend before 2026-03-01"),
+        ({"campaign": "nope"}, optimizer.InvalidStatsError, "campaign 'nope' is not in the stats"),
+        ({"seed": 1.5}, optimizer.ConfigError, "seed"),
+    ],
+)
+def test_bad_arguments(kwargs: dict, error: type, match: str) -> None:
+    args = {"budget": 100, **kwargs}
+    with pytest.raises(error, match=match):
+        optimizer.recommend(tiny(), args.pop("budget"), **args)
+
+
+def test_several_campaigns_need_a_choice() -> None:
+    both = pd.concat([tiny(), tiny().assign(campaign="other")])
+    with pytest.raises(optimizer.InvalidStatsError, match="stats hold 2 campaigns"):
+        optimizer.recommend(both, 100)
+    rec = optimizer.recommend(both, 100, campaign="other")
+    assert rec.campaign == "other" and rec.n_rows == 14
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"floor": 1.5}, r"floor \(1.5\) must be in \[0, 1\)"),
+        ({"max_change": 0}, r"max_change \(0\) must be > 0"),
+        ({"n_draws": 10}, r"n_draws \(10\) must be >= 100"),
+        ({"credible_level": 1.0}, r"credible_level \(1.0\) must be in \(0, 1\)"),
+        ({"min_prior_strength": 2.0, "max_prior_strength": 1.0}, "max_prior_strength"),
+        ({"p_best_method": "guess"}, "p_best_method"),
+        ({"florr": 0.1}, "unknown setting\\(s\\) florr"),
+    ],
+)
+def test_config_is_validated_when_built(values: dict, match: str) -> None:
+    with pytest.raises(optimizer.ConfigError, match=match):
+        optimizer.ThompsonConfig.from_dict(values)
+
+
+def test_config_files_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = optimizer.ThompsonConfig(floor=0.01, max_change=0.25)
+    (tmp_path / "c.json").write_text(json.dumps({"thompson": cfg.to_dict()}))
+    (tmp_path / "c.toml").write_text("floor = 0.01\nmax_change = 0.25\n")
+    assert optimizer.load_config(tmp_path / "c.json") == cfg
+    assert optimizer.load_config(tmp_path / "c.toml") == cfg
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("creative,audience\nx,y\n", "required column 'budget' is missing"),
+        ("creative,audience,budget\nx,y,-1\n", r"row 1: budget \(-1.0\) must be >= 0 and finite"),
+        ("creative,audience,budget\nx,y,ten\n", r"row 1: budget \('ten'\) is not a number"),
+        ("creative,audience,budget\nx,y,1\nx,y,2\n", r"row 2: arm \(x, y\) repeats row 1"),
+        ("creative,audience,budget,locked\nx,y,1,maybe\n", "locked .* must be true or false"),
+        (
+            "creative,audience,budget,min_budget,max_budget\nx,y,1,5,2\n",
+            r"max_budget \(2.0\) < min",
+        ),
+    ],
+)
+def test_bad_current_split(tmp_path, text: str, match: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "current.csv"
+    path.write_text(text)
+    with pytest.raises(optimizer.InvalidCurrentError, match=match):
+        optimizer.load_current(path)
