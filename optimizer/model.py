@@ -55,7 +55,6 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, sparse, special
 from sklearn.linear_model import PoissonRegressor
-from sklearn.preprocessing import OneHotEncoder
 
 from ._random import Seed, as_generator
 from .config import ThompsonConfig
@@ -136,11 +135,11 @@ class GammaPoissonModel:
         seen = exposure > 0
         self.totals_ = totals
         self.pooled_rate_ = float(conversions.sum() / exposure.sum()) if seen.any() else 0.0
-        self.encoder_: OneHotEncoder | None = None
+        self.encoder_: _MainEffects | None = None
         self.regression_: PoissonRegressor | None = None
         if conversions.sum() > 0:
-            self.encoder_ = OneHotEncoder(handle_unknown="ignore", sparse_output=True)
-            design = self.encoder_.fit_transform(totals.loc[seen, ["creative", "audience"]])
+            self.encoder_ = _MainEffects(totals.loc[seen, ["creative", "audience"]])
+            design = self.encoder_.transform(totals.loc[seen, ["creative", "audience"]])
             y = conversions[seen] / exposure[seen] / self.pooled_rate_
             weight = exposure[seen] * self.pooled_rate_  # expected conversions at the pooled rate
             self.regression_ = PoissonRegressor(
@@ -216,13 +215,18 @@ class GammaPoissonModel:
         )
         exposure = merged["exposure"].fillna(0.0).to_numpy(dtype=float)
         conversions = merged["weighted_conversions"].fillna(0.0).to_numpy(dtype=float)
-        mean = self.prior_mean(arms)
-        log_var = self.prior_log_variance(arms)
-        # Arms the model was fitted on get their leave-one-out prior.
+        # Arms the model was fitted on get their leave-one-out prior; the regression
+        # is asked only about the others.
         pos = self._loo_index.get_indexer(pd.MultiIndex.from_frame(arms))
         known = pos >= 0
+        mean = np.empty(len(arms))
+        log_var = np.empty(len(arms))
         mean[known] = self.loo_mean_[pos[known]]
         log_var[known] = self.loo_log_variance_[pos[known]]
+        if not known.all():
+            others = arms[~known]
+            mean[~known] = self.prior_mean(others)
+            log_var[~known] = self.prior_log_variance(others)
         k = _shape_with_extra_log_variance(self.prior_strength_, log_var)
         return ArmPosteriors(
             arms=arms,
@@ -232,6 +236,28 @@ class GammaPoissonModel:
             prior_strength=self.prior_strength_,
             prior_shape=k,
         )
+
+
+class _MainEffects:
+    """One-hot columns for the creatives, then the audiences, seen in the fit.
+
+    A name not seen in the fit gets no column (its effect is 0: the pooled level).
+    Does what sklearn's OneHotEncoder(handle_unknown="ignore") does, without its
+    input checks, which cost 20 ms per call on 1,000 arms.
+    """
+
+    def __init__(self, arms: pd.DataFrame) -> None:
+        self.creatives = pd.Index(pd.unique(arms["creative"].to_numpy()))
+        self.audiences = pd.Index(pd.unique(arms["audience"].to_numpy()))
+
+    def transform(self, arms: pd.DataFrame) -> sparse.csr_matrix:
+        c = self.creatives.get_indexer(arms["creative"].to_numpy())
+        a = self.audiences.get_indexer(arms["audience"].to_numpy())
+        n, n_c = len(arms), len(self.creatives)
+        rows = np.concatenate([np.flatnonzero(c >= 0), np.flatnonzero(a >= 0)])
+        cols = np.concatenate([c[c >= 0], n_c + a[a >= 0]])
+        shape = (n, n_c + len(self.audiences))
+        return sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=shape)
 
 
 #: Above this many effects the information matrix is taken as diagonal.

@@ -194,13 +194,12 @@ def validate_stats(frame: pd.DataFrame) -> pd.DataFrame:
         if column not in frame:
             out[column] = np.full(n, OPTIONAL_COLUMNS[column], dtype=object)
             continue
-        text = _as_text(frame[column])
-        blank = (text == "").to_numpy()
+        text, blank = _as_text(frame[column])
         if column in OPTIONAL_COLUMNS:
-            text = text.where(~blank, OPTIONAL_COLUMNS[column])
+            text = np.where(blank, str(OPTIONAL_COLUMNS[column]), text)
         else:
             report(blank, column, f"{column} is empty", [None] * int(blank.sum()))
-        out[column] = text.to_numpy(dtype=object)
+        out[column] = text
 
     out["date"] = _parse_dates(frame["date"], report)
 
@@ -277,24 +276,45 @@ def aggregate_arms(
         weight = np.ones(len(used))
     else:
         weight = 0.5 ** (age / half_life_days)
-    work = used.assign(
-        exposure=used["spend"].to_numpy() * weight,
-        weighted_conversions=used["conversions"].to_numpy() * weight,
+    # Integer codes per column, combined: sorted by creative then audience, and no
+    # per-row tuples (a MultiIndex factorize cost 75 ms on 60,000 rows).
+    c_codes, c_names = pd.factorize(used["creative"].to_numpy(), sort=True)
+    a_codes, a_names = pd.factorize(used["audience"].to_numpy(), sort=True)
+    pair = c_codes.astype(np.int64) * max(len(a_names), 1) + a_codes
+    arm_codes, pairs = pd.factorize(pair, sort=True)  # pandas' int64 hash: 10x numpy's here
+    n_arms = pairs.size
+    creative = np.asarray(c_names, dtype=object)[pairs // max(len(a_names), 1)]
+    audience = np.asarray(a_names, dtype=object)[pairs % max(len(a_names), 1)]
+    day = used["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(arm_codes, weights=values, minlength=n_arms)
+
+    spend = used["spend"].to_numpy(dtype=float)
+    conversions = used["conversions"].to_numpy(dtype=float)
+    first = np.full(n_arms, np.iinfo(np.int64).max)
+    last = np.full(n_arms, np.iinfo(np.int64).min)
+    np.minimum.at(first, arm_codes, day)
+    np.maximum.at(last, arm_codes, day)
+    offset = day - day.min() if day.size else day
+    arm_days = pd.unique(arm_codes.astype(np.int64) * (1 << 32) + offset)
+    n_days = np.bincount((arm_days >> 32).astype(np.int64), minlength=n_arms)
+    return pd.DataFrame(
+        {
+            "creative": pd.Series(creative, dtype=str),
+            "audience": pd.Series(audience, dtype=str),
+            "spend": total(spend),
+            "conversions": total(conversions),
+            "revenue": total(used["revenue"].to_numpy(dtype=float)),
+            "impressions": total(used["impressions"].to_numpy(dtype=float)).astype(np.int64),
+            "clicks": total(used["clicks"].to_numpy(dtype=float)).astype(np.int64),
+            "n_days": n_days,
+            "first_date": pd.to_datetime(first.astype("datetime64[D]")),
+            "last_date": pd.to_datetime(last.astype("datetime64[D]")),
+            "exposure": total(spend * weight),
+            "weighted_conversions": total(conversions * weight),
+        }
     )
-    grouped = work.groupby(["creative", "audience"], sort=True, observed=True)
-    totals = grouped.agg(
-        spend=("spend", "sum"),
-        conversions=("conversions", "sum"),
-        revenue=("revenue", "sum"),
-        impressions=("impressions", "sum"),
-        clicks=("clicks", "sum"),
-        n_days=("date", "nunique"),
-        first_date=("date", "min"),
-        last_date=("date", "max"),
-        exposure=("exposure", "sum"),
-        weighted_conversions=("weighted_conversions", "sum"),
-    )
-    return totals.reset_index()
 
 
 def default_as_of(stats: pd.DataFrame) -> dt.date:
@@ -313,10 +333,16 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _as_text(column: pd.Series) -> pd.Series:
-    """Cells as stripped strings; missing cells become ''."""
-    text = column.astype(object).where(column.notna(), "")
-    return text.astype(str).str.strip()
+def _as_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as stripped strings (object array) and the mask of blank cells.
+
+    Works on the distinct values only (a stats table repeats a few hundred names
+    over many rows), then maps them back by code.
+    """
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    cleaned = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    blank = np.array([c == "" for c in cleaned], dtype=bool)
+    return cleaned[codes], blank[codes]
 
 
 def _parse_dates(column: pd.Series, report: Reporter) -> np.ndarray:
@@ -334,13 +360,18 @@ def _parse_dates(column: pd.Series, report: Reporter) -> np.ndarray:
             parsed[timed].astype(str).tolist(),
         )
         return parsed.to_numpy().astype("datetime64[ns]")
-    text = _as_text(column)
-    parsed = pd.to_datetime(text, format=_DATE_FORMAT, errors="coerce")
-    blank = (text == "").to_numpy()
-    bad = parsed.isna().to_numpy() & ~blank
+    # Parse each distinct date once (a table has few days and many rows per day).
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    text_unique = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    parsed_unique = pd.to_datetime(pd.Series(text_unique), format=_DATE_FORMAT, errors="coerce")
+    parsed = parsed_unique.to_numpy().astype("datetime64[ns]")[codes]
+    text = text_unique[codes]
+    blank_unique = np.array([t == "" for t in text_unique], dtype=bool)
+    blank = blank_unique[codes]
+    bad = np.isnat(parsed) & ~blank
     report(blank, "date", "date is missing", [None] * int(blank.sum()))
     report(bad, "date", "date ({value}) is not an ISO date YYYY-MM-DD", text[bad].tolist())
-    return parsed.to_numpy().astype("datetime64[ns]")
+    return parsed
 
 
 def _parse_numbers(column: pd.Series, name: str, report: Reporter) -> np.ndarray:
@@ -353,10 +384,13 @@ def _parse_numbers(column: pd.Series, name: str, report: Reporter) -> np.ndarray
         blank = np.isnan(values)
         notnum = np.zeros(len(values), bool)
     else:
-        text = _as_text(column)
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        blank = (text == "").to_numpy()
-        notnum = np.isnan(values) & ~blank & (text.str.lower() != "nan").to_numpy()
+        text, blank = _as_text(column)
+        values = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        is_nan_text = np.isnan(values) & ~blank
+        is_nan_text[is_nan_text] = [str(t).lower() == "nan" for t in text[is_nan_text]]
+        notnum = np.isnan(values) & ~blank & ~is_nan_text
         report(notnum, name, f"{name} ({{value}}) is not a number", text[notnum].tolist())
         blank = blank | (np.isnan(values) & ~notnum)
     if name in OPTIONAL_COLUMNS:

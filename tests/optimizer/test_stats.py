@@ -219,3 +219,30 @@ def test_aggregate_arms_golden_with_half_life() -> None:
     assert row["spend"] == 30.0 and row["conversions"] == 3.0 and row["n_days"] == 2
     assert row["exposure"] == pytest.approx(10 * 0.25 + 20 * 0.5)
     assert row["weighted_conversions"] == pytest.approx(2 * 0.25 + 1 * 0.5)
+
+
+def test_aggregate_arms_matches_a_plain_groupby(sample_stats_path: str) -> None:
+    stats = optimizer.load_stats(sample_stats_path)
+    stats = stats[~((stats["creative"] == "ugc_video") & (stats["date"] < "2026-10-10"))]
+    fast = optimizer.aggregate_arms(stats, half_life_days=7.0)
+    as_of = stats["date"].max() + pd.Timedelta(days=1)
+    weight = 0.5 ** ((as_of - stats["date"]).dt.days / 7.0)
+    ref = (
+        stats.assign(exposure=stats["spend"] * weight, wc=stats["conversions"] * weight)
+        .groupby(["creative", "audience"])
+        .agg(
+            spend=("spend", "sum"),
+            conversions=("conversions", "sum"),
+            revenue=("revenue", "sum"),
+            impressions=("impressions", "sum"),
+            clicks=("clicks", "sum"),
+            n_days=("date", "nunique"),
+            first_date=("date", "min"),
+            last_date=("date", "max"),
+            exposure=("exposure", "sum"),
+            weighted_conversions=("wc", "sum"),
+        )
+        .reset_index()
+    )
+    pd.testing.assert_frame_equal(fast, ref, check_dtype=False, check_exact=False, rtol=1e-12)
+    assert fast.loc[fast["creative"] == "ugc_video", "n_days"].tolist() == [19, 19, 19]
