@@ -136,7 +136,8 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['arms']:,} | {r['rows']:,} | {r['recommend_ms']:,.1f} ms | {r['peak_mib']:,.1f} MiB "
+            f"| {r['arms']:,} | {r['rows']:,} | {r['recommend_ms']:,.1f} ms "
+            f"| {r['peak_mib']:,.1f} MiB "
             f"| {_e(r['p_best_max_abs_error_vs_1e6_draws'])} | {r['textbook_ms']:,.1f} ms "
             f"| {_e(r['textbook_p_best_max_abs_error'])} |"
         )

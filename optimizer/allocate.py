@@ -158,6 +158,14 @@ def allocate_budget(
         if not capped.any() or capped.all():
             break
         # Fix the capped arms at their upper bound; split the rest among the others.
+        # When the common factor had to grow far past the money left, arms of
+        # negligible weight get capped too; fix first the arms whose plain share of the
+        # money left already exceeds their cap, so the next round ranks the rest by
+        # P(best) among themselves.
+        plain = base[open_] + (remaining - base[open_].sum()) * w
+        by_weight = capped & (plain > hi[open_] + 1e-9)
+        if by_weight.any():
+            capped = by_weight
         remaining -= float(hi[open_[capped]].sum())
         open_ = open_[~capped]
     spend_cents[free] = _round_cents(x, lo, hi, free_cents)

@@ -382,7 +382,8 @@ def _reason(row: Any, n_arms: int, config: ThompsonConfig) -> str:
         else:
             lead = "Unlikely to be best"
         evidence = f"{lead} (P(best) {p}, {conv} from {_money(row.spend_to_date)} so far)"
-        if row.round > 0 and row.p_best_open >= 0.01 and row.p_best < 0.5:
+        raised = math.isnan(row.current) or row.change > 0
+        if row.round > 0 and row.p_best_open >= 0.01 and row.p_best < 0.5 and raised:
             evidence += (
                 f"; better arms are at their limits and among the arms left its P(best) "
                 f"is {_p_text(row.p_best_open)}"

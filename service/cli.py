@@ -131,8 +131,8 @@ def _signed(x: float) -> str:
 
 
 def format_recommendation(rec: optimizer.Recommendation) -> str:
-    """A person-readable table of the split, then one reason per arm."""
-    table = rec.allocations.sort_values("budget", ascending=False, kind="stable")
+    """A person-readable table of the split (best rate first), then one reason per arm."""
+    table = rec.allocations.sort_values("rate_mean", ascending=False, kind="stable")
     has_current = not table["current"].isna().all()
     level = int(round(rec.config.credible_level * 100))
     cols: list[tuple[str, list[str], str]] = [  # header, cells, alignment

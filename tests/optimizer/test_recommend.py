@@ -201,3 +201,18 @@ def test_bad_current_split(tmp_path, text: str, match: str) -> None:  # type: ig
     path.write_text(text)
     with pytest.raises(optimizer.InvalidCurrentError, match=match):
         optimizer.load_current(path)
+
+
+def test_change_cap_surplus_goes_down_the_ranking(
+    sample_stats_path: str, sample_current_path: str
+) -> None:
+    cfg = optimizer.ThompsonConfig(max_change=0.3, floor=0.005)
+    t = optimizer.recommend(sample_stats_path, 1200, current=sample_current_path, config=cfg)
+    table = t.allocations
+    raised = table[table["change"] > 0]
+    cut = table[table["change"] < 0]
+    assert len(raised) >= 2 and len(cut) >= 2
+    # Budget the weak arms must release flows to the best of the rest, never at random.
+    assert raised["rate_mean"].min() > cut["rate_mean"].max()
+    later = raised[raised["round"] > 0]
+    assert later["reason"].str.contains("better arms are at their limits").all()
