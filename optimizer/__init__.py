@@ -20,6 +20,7 @@ from ._random import as_generator
 from .allocate import Allocation, allocate_budget
 from .config import ThompsonConfig, load_config
 from .current import InvalidCurrentError, load_current
+from .delay import NO_DELAY, DelayCurve, detect_delay, lag_profile
 from .errors import (
     AdbanditError,
     AllocationError,
@@ -41,12 +42,14 @@ __all__ = [
     "Allocation",
     "AllocationError",
     "ArmPosteriors",
+    "DelayCurve",
     "ConfigError",
     "GammaPoissonModel",
     "InputProblem",
     "InvalidCurrentError",
     "InvalidInputError",
     "InvalidStatsError",
+    "NO_DELAY",
     "PBest",
     "Recommendation",
     "StatsWarning",
@@ -54,6 +57,8 @@ __all__ = [
     "aggregate_arms",
     "allocate_budget",
     "as_generator",
+    "detect_delay",
+    "lag_profile",
     "load_config",
     "load_current",
     "load_stats",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -17,6 +18,7 @@ from ._random import Seed, as_generator
 from .allocate import Allocation, allocate_budget
 from .config import ThompsonConfig
 from .current import load_current
+from .delay import NO_DELAY, DelayCurve, detect_delay, lag_profile
 from .errors import ConfigError, InputProblem, InvalidStatsError
 from .model import ArmPosteriors, GammaPoissonModel
 from .stats import aggregate_arms, default_as_of, load_stats
@@ -42,6 +44,7 @@ ALLOCATION_COLUMNS = (
     "binding",
     "spend_to_date",
     "conversions_to_date",
+    "maturity",
     "prior_mean",
     "reason",
 )
@@ -81,6 +84,7 @@ class Recommendation:
     p_best_error: float
     prior_strength: float
     pooled_rate: float
+    delay: DelayCurve = NO_DELAY
     version: str = field(default_factory=_version)
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +107,7 @@ class Recommendation:
             "p_best_error": _json_value(self.p_best_error),
             "prior_strength": _json_value(self.prior_strength),
             "pooled_rate": _json_value(self.pooled_rate),
+            "delay": _json_safe(self.delay.to_dict()),
             "version": self.version,
             "allocations": records,
         }
@@ -118,6 +123,7 @@ def recommend(
     as_of: dt.date | str | None = None,
     seed: int | None = None,
     campaign: str | None = None,
+    delay: DelayCurve | str | Mapping[float, float] | None = "auto",
 ) -> Recommendation:
     """Recommend next period's budget split across arms (creative x audience).
 
@@ -142,6 +148,13 @@ def recommend(
         same answer (the default numerical integration needs no seed).
     campaign : str, optional
         Which campaign of ``stats`` to use; needed when it holds several.
+    delay : "auto", "none", a lag profile or DelayCurve, default "auto"
+        How late conversions arrive. "auto" detects a lag in the stats themselves
+        (kept only if a likelihood-ratio test finds one); "none" assumes none; a
+        profile such as ``"90% within 7 days"`` or ``{1: 0.5, 3: 0.8, 7: 1.0}`` is
+        taken as given; a :class:`DelayCurve` (e.g. fitted from event logs) is used
+        as is. Recent days then count as ``spend * m(age)`` of exposure, and every
+        arm reports its ``maturity``.
 
     Returns
     -------
@@ -169,7 +182,8 @@ def recommend(
     frame, campaign_name = _one_campaign(frame, campaign)
     day = _as_date(as_of) if as_of is not None else default_as_of(frame)
 
-    totals = aggregate_arms(frame, as_of=day, half_life_days=config.half_life_days)
+    curve = _delay_curve(delay, frame, day)
+    totals = aggregate_arms(frame, as_of=day, half_life_days=config.half_life_days, delay=curve)
     used = frame[frame["date"] < pd.Timestamp(day)]
     if used.empty or totals["spend"].sum() <= 0:
         raise InvalidStatsError(
@@ -246,7 +260,20 @@ def recommend(
         p_best_error=pb.error,
         prior_strength=model.prior_strength_,
         pooled_rate=model.pooled_rate_,
+        delay=curve,
     )
+
+
+def _delay_curve(
+    delay: DelayCurve | str | Mapping[float, float] | None, frame: pd.DataFrame, day: dt.date
+) -> DelayCurve:
+    if isinstance(delay, DelayCurve):
+        return delay
+    if delay is None or delay == "none":
+        return NO_DELAY
+    if delay == "auto":
+        return detect_delay(frame, as_of=day)
+    return lag_profile(delay)
 
 
 def _max(config: ThompsonConfig) -> float:
@@ -317,6 +344,7 @@ def _table(
     low, high = post.interval(config.credible_level)
     history = post.arms.merge(totals, on=["creative", "audience"], how="left")
     spend_to_date = history["spend"].fillna(0.0).to_numpy(float)
+    maturity = history["maturity"].fillna(1.0).to_numpy(float)
     conv_to_date = history["conversions"].fillna(0.0).to_numpy(float)
     current = cur["budget"].to_numpy(float) if cur is not None else np.full(len(post.arms), np.nan)
     change = alloc.spend - current if cur is not None else np.zeros(len(post.arms))
@@ -339,6 +367,7 @@ def _table(
             "binding": alloc.binding.astype(str),
             "spend_to_date": spend_to_date,
             "conversions_to_date": conv_to_date,
+            "maturity": maturity,
             "prior_mean": post.prior_mean,
         }
     )
@@ -381,7 +410,8 @@ def _reason(row: Any, n_arms: int, config: ThompsonConfig) -> str:
             lead = "Less likely to be best"
         else:
             lead = "Unlikely to be best"
-        evidence = f"{lead} (P(best) {p}, {conv} from {_money(row.spend_to_date)} so far)"
+        mature = f", {row.maturity:.0%} of them in yet" if row.maturity < 0.9 else ""
+        evidence = f"{lead} (P(best) {p}, {conv} from {_money(row.spend_to_date)} so far{mature})"
         raised = math.isnan(row.current) or row.change > 0
         if row.round > 0 and row.p_best_open >= 0.01 and row.p_best < 0.5 and raised:
             evidence += (
@@ -405,6 +435,14 @@ def _reason(row: Any, n_arms: int, config: ThompsonConfig) -> str:
         "max_spend": ", its maximum spend",
     }.get(row.binding, "")
     return f"{evidence}: {action}{limit}."
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return _json_value(value)
 
 
 def _json_value(value: Any) -> Any:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .delay import DelayCurve
 from .errors import InputProblem, InvalidStatsError, StatsWarning
 
 __all__ = [
@@ -245,6 +246,7 @@ def aggregate_arms(
     *,
     as_of: dt.date | None = None,
     half_life_days: float | None = None,
+    delay: DelayCurve | None = None,
 ) -> pd.DataFrame:
     """Sum validated stats per arm (creative, audience), with an optional drift discount.
 
@@ -258,14 +260,18 @@ def aggregate_arms(
     half_life_days : float, optional
         Each day counts with weight ``0.5 ** (age / half_life_days)`` in both
         conversions and exposure; None counts every day fully.
+    delay : DelayCurve, optional
+        A day's exposure is ``spend * delay.maturity(age)``: only that share of its
+        eventual conversions can have arrived. None means no delay.
 
     Returns
     -------
     DataFrame, one row per arm, sorted by creative then audience
         ``creative, audience, spend, conversions, revenue, impressions, clicks,
-        n_days, first_date, last_date, exposure, weighted_conversions`` where
-        ``exposure`` (money) and ``weighted_conversions`` are the discounted sums
-        the model uses.
+        n_days, first_date, last_date, exposure, weighted_conversions, maturity``
+        where ``exposure`` (money) and ``weighted_conversions`` are the discounted,
+        delay-corrected sums the model uses and ``maturity`` is the share of the arm's
+        expected conversions already observed (``sum spend * m(age) / sum spend``).
     """
     if as_of is None:
         as_of = default_as_of(stats)
@@ -291,6 +297,7 @@ def aggregate_arms(
         return np.bincount(arm_codes, weights=values, minlength=n_arms)
 
     spend = used["spend"].to_numpy(dtype=float)
+    mature = np.ones(len(used)) if delay is None else delay.maturity(age.astype(float))
     conversions = used["conversions"].to_numpy(dtype=float)
     first = np.full(n_arms, np.iinfo(np.int64).max)
     last = np.full(n_arms, np.iinfo(np.int64).min)
@@ -311,8 +318,9 @@ def aggregate_arms(
             "n_days": n_days,
             "first_date": pd.to_datetime(first.astype("datetime64[D]")),
             "last_date": pd.to_datetime(last.astype("datetime64[D]")),
-            "exposure": total(spend * weight),
+            "exposure": total(spend * weight * mature),
             "weighted_conversions": total(conversions * weight),
+            "maturity": total(spend * mature) / np.maximum(total(spend), 1e-300),
         }
     )
 

@@ -243,6 +243,7 @@ def test_aggregate_arms_matches_a_plain_groupby(sample_stats_path: str) -> None:
             weighted_conversions=("wc", "sum"),
         )
         .reset_index()
+        .assign(maturity=1.0)
     )
     pd.testing.assert_frame_equal(fast, ref, check_dtype=False, check_exact=False, rtol=1e-12)
     assert fast.loc[fast["creative"] == "ugc_video", "n_days"].tolist() == [19, 19, 19]
