@@ -16,7 +16,7 @@ Pure math: numpy, scipy, pandas and scikit-learn only; no tracking, web or datab
 """
 
 from ._pbest import PBest, p_best_gamma, p_best_monte_carlo
-from ._random import as_generator
+from ._random import Seed, as_generator
 from .allocate import Allocation, allocate_budget
 from .config import ThompsonConfig, load_config
 from .current import InvalidCurrentError, load_current
@@ -38,6 +38,7 @@ __all__ = [
     "ALLOCATION_COLUMNS",
     "OBJECTIVES",
     "STATS_COLUMNS",
+    "Seed",
     "AdbanditError",
     "Allocation",
     "AllocationError",
