@@ -30,6 +30,7 @@ from .errors import (
     InvalidStatsError,
     StatsWarning,
 )
+from .events import EventLog, InvalidEventsError, fit_delay, load_events
 from .model import ArmPosteriors, GammaPoissonModel
 from .recommend import ALLOCATION_COLUMNS, OBJECTIVES, Recommendation, recommend
 from .stats import STATS_COLUMNS, aggregate_arms, load_stats, validate_stats
@@ -44,10 +45,12 @@ __all__ = [
     "AllocationError",
     "ArmPosteriors",
     "DelayCurve",
+    "EventLog",
     "ConfigError",
     "GammaPoissonModel",
     "InputProblem",
     "InvalidCurrentError",
+    "InvalidEventsError",
     "InvalidInputError",
     "InvalidStatsError",
     "NO_DELAY",
@@ -59,9 +62,11 @@ __all__ = [
     "allocate_budget",
     "as_generator",
     "detect_delay",
+    "fit_delay",
     "lag_profile",
     "load_config",
     "load_current",
+    "load_events",
     "load_stats",
     "p_best_gamma",
     "p_best_monte_carlo",

@@ -245,7 +245,7 @@ def detect_delay(
     profile = []
     for log_mean in np.log(grid):
         res = optimize.minimize_scalar(
-            lambda logit: -loglik(curve_of(np.array([logit, log_mean]))),
+            lambda logit, lm=log_mean: -loglik(curve_of(np.array([logit, lm]))),
             bounds=(-8.0, 8.0),
             method="bounded",
         )
