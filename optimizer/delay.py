@@ -279,16 +279,20 @@ def _age_table(
     curve: DelayCurve,
     max_age: int,
 ) -> list[dict[str, float]]:
-    """Per age: conversions seen against what the arms' mature rates predict."""
-    mature_spend = spend_by[:, -1]
-    # Arm rates from the mature column would be noisy per arm; use each arm's overall
-    # rate scaled so the mature days match, which keeps the arm mix out of the ratio.
+    """Per age: conversions seen against what mature days predict (arm mix adjusted).
+
+    Mature days are those at least 14 days old (all of them pooled, so one day's noise
+    does not set the scale), or the oldest age present if none is that old.
+    """
     arm_weight = total_conv / np.maximum(spend_by.sum(axis=1), 1e-12)
-    mature_expected = float(mature_spend @ arm_weight)
-    scale = conv_by_age[-1] / mature_expected if mature_expected > 0 else float("nan")
+    expected_by_age = arm_weight @ spend_by  # at each arm's overall rate
+    present = np.flatnonzero(spend_by.sum(axis=0) > 0)
+    mature = present[present >= 13] if np.any(present >= 13) else present[-1:]
+    mature_expected = float(expected_by_age[mature].sum())
+    scale = conv_by_age[mature].sum() / mature_expected if mature_expected > 0 else float("nan")
     rows = []
     for a in range(1, min(max_age, 14) + 1):
-        expected = float(spend_by[:, a - 1] @ arm_weight) * scale
+        expected = float(expected_by_age[a - 1]) * scale
         rows.append(
             {
                 "age_days": a,

@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+import pandas as pd
 
 import optimizer
 
@@ -36,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
             return EXIT_USAGE
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     _print_warnings(caught)
     return code
 
@@ -67,8 +74,46 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--campaign", default=None, help="campaign to use when the stats hold several")
     p.add_argument("--objective", default="conversions", choices=list(optimizer.OBJECTIVES))
     p.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    _delay_args(p)
     p.set_defaults(handler=_recommend)
+
+    p = sub.add_parser(
+        "check", help="look for conversion delay and creative fatigue in a stats file"
+    )
+    p.add_argument("stats", type=Path, help="daily per-arm stats (.csv or .parquet)")
+    p.add_argument("--campaign", default=None, help="campaign to use when the stats hold several")
+    p.add_argument(
+        "--alpha", type=float, default=0.01, help="false-alarm level of the fatigue test"
+    )
+    _delay_args(p)
+    p.set_defaults(handler=_check)
     return parser
+
+
+def _delay_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--delay",
+        default="auto",
+        help="'auto' (detect in the stats), 'none', or a profile such as '90%% within 7 days'",
+    )
+    p.add_argument("--clicks", type=Path, help="click log (click_id,time,creative,audience)")
+    p.add_argument("--conversions", type=Path, help="conversion log (click_id,time,value)")
+
+
+def _delay_of(args: argparse.Namespace, stats: pd.DataFrame | None = None) -> object:
+    """The --delay / --clicks / --conversions choice as recommend() takes it."""
+    if args.clicks or args.conversions:
+        if not (args.clicks and args.conversions):
+            raise optimizer.ConfigError("--clicks and --conversions go together")
+        log = optimizer.load_events(args.clicks, args.conversions)
+        if len(log.excluded):
+            print(f"note: {len(log.excluded)} conversion rows left out:", file=sys.stderr)
+            for row in log.excluded.head(20).itertuples():
+                print(f"  row {row.row}: {row.click_id}: {row.reason}", file=sys.stderr)
+        return optimizer.fit_delay(log)
+    if args.delay == "auto" and stats is not None:
+        return optimizer.detect_delay(stats)
+    return args.delay
 
 
 def _version() -> str:
@@ -112,6 +157,7 @@ def _recommend(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         seed=args.seed,
         campaign=args.campaign,
+        delay=_delay_of(args),  # type: ignore[arg-type]
     )
     if args.format == "json":
         print(json.dumps(rec.to_dict(), indent=2))
@@ -119,6 +165,43 @@ def _recommend(args: argparse.Namespace) -> int:
         sys.stdout.write(rec.allocations.to_csv(index=False))
     else:
         print(format_recommendation(rec))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from optimizer.drift import detect_fatigue
+
+    stats = optimizer.load_stats(args.stats)
+    if args.campaign is not None:
+        stats = stats[stats["campaign"] == args.campaign]
+    elif stats["campaign"].nunique() > 1:
+        raise optimizer.ConfigError("the stats hold several campaigns: pick one with --campaign")
+    delay = _delay_of(args, stats)
+    if isinstance(delay, optimizer.DelayCurve):
+        curve = delay
+    else:
+        curve = optimizer.lag_profile(delay)  # type: ignore[arg-type]
+    print(f"Conversion delay: {curve.describe()}")
+    if "verdict" in curve.evidence:
+        print(f"  {curve.evidence['verdict']}")
+    if curve.kind != "none" and "mean_days_90pct" in curve.evidence:
+        low, high = curve.evidence["mean_days_90pct"]
+        mean = curve.evidence["mean_days"]
+        print(f"  mean delay {mean:.1f} days (90% interval {low:.1f} .. {high:.1f})")
+    by_age = curve.evidence.get("by_age", [])
+    if by_age:
+        print("  age (days)  conversions  seen vs mature days  fitted share")
+        for row in by_age:
+            print(
+                f"  {row['age_days']:>10}  {row['conversions']:>11,.0f}  "
+                f"{row['observed_share']:>19.0%}  {row['fitted_share']:>12.0%}"
+            )
+    report = detect_fatigue(stats, delay=curve, alpha=args.alpha)
+    print()
+    print("Creative fatigue:")
+    for row in report.itertuples():
+        flag = "FATIGUED" if row.fatigued else "ok"
+        print(f"  {row.creative:<24} {flag:<9} {row.evidence}")
     return 0
 
 

@@ -99,3 +99,36 @@ def test_installed_command_exits_2_without_traceback(tmp_path: Path) -> None:
     assert proc.stderr.splitlines()[0] == "error: invalid stats: 5 problems"
     assert "required column 'audience' is missing" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_check_reports_delay_and_fatigue(capsys, sample_stats_path: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "check", sample_stats_path)
+    assert code == 0, err
+    assert out.startswith("Conversion delay: no conversion delay (stats)\n  no delay detected")
+    assert "Creative fatigue:" in out and out.count(" ok ") == 4
+
+
+def test_recommend_with_a_given_delay_profile(capsys, sample_stats_path: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(
+        capsys,
+        "recommend",
+        sample_stats_path,
+        "--budget",
+        "500",
+        "--delay",
+        "90% within 7 days",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    assert json.loads(out)["delay"]["source"] == "given"
+    code, _, err = run(capsys, "recommend", sample_stats_path, "--budget", "5", "--delay", "soon")
+    assert code == 2 and "lag profile 'soon' not understood" in err
+
+
+def test_piping_into_head_is_quiet(sample_stats_path: str) -> None:
+    exe = Path(sys.executable).with_name("adbandit")
+    proc = subprocess.run(
+        f"'{exe}' check '{sample_stats_path}' | head -1", shell=True, capture_output=True, text=True
+    )
+    assert proc.stdout.startswith("Conversion delay") and "Traceback" not in proc.stderr
