@@ -17,6 +17,7 @@ possible mass is added to the error, not ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from scipy import special
 
 from ._random import Seed, as_generator
 
-__all__ = ["PBest", "p_best_gamma", "p_best_monte_carlo"]
+__all__ = ["PBest", "p_best_beta_prime", "p_best_gamma", "p_best_monte_carlo"]
 
 _EPS_TAIL = 1e-12  # tail mass used to pick the integration range and the contenders
 _MAX_ROUNDS = 12
@@ -50,14 +51,14 @@ class PBest:
 def p_best_gamma(
     alpha: np.ndarray, beta: np.ndarray, *, tol: float = 1e-4, max_points: int = _MAX_GRID
 ) -> PBest:
-    """P(best) of independent Gamma(alpha, beta) rates by bracketed quadrature.
+    """P(best) of independent Gamma(alpha, beta) rates by adaptive quadrature.
 
     Parameters
     ----------
     alpha, beta : arrays of shape (n_arms,)
         Shape and rate (1/scale) of each posterior, all > 0.
     tol : float
-        Stop refining once the summed bracket width is below ``tol``.
+        Stop refining once the estimated error is below ``tol``.
 
     Returns
     -------
@@ -73,39 +74,94 @@ def p_best_gamma(
     """
     alpha = np.asarray(alpha, dtype=float)
     beta = np.asarray(beta, dtype=float)
-    n = alpha.size
+
+    def cdf(idx: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return special.gammainc(alpha[idx, None], beta[idx, None] * x[None, :])
+
+    def ppf(idx: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return special.gammaincinv(alpha[idx, None], q[None, :]) / beta[idx, None]
+
+    return _integrate(alpha.size, cdf, ppf, alpha / beta, tol, max_points)
+
+
+def p_best_beta_prime(
+    p: np.ndarray,
+    q: np.ndarray,
+    scale: np.ndarray,
+    *,
+    tol: float = 1e-4,
+    max_points: int = _MAX_GRID,
+) -> PBest:
+    """P(best) of ``scale * B`` with ``B ~ BetaPrime(p, q)``, independent per arm.
+
+    A ratio of independent Gammas is BetaPrime: revenue per spend = rate x value with
+    a Gamma rate and an inverse-Gamma value is one (see :mod:`optimizer.revenue`).
+    CDF: ``betainc(p, q, y / (1 + y))`` at ``y = x / scale``.
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    scale = np.asarray(scale, dtype=float)
+
+    def cdf(idx: np.ndarray, x: np.ndarray) -> np.ndarray:
+        y = x[None, :] / scale[idx, None]
+        return special.betainc(p[idx, None], q[idx, None], y / (1.0 + y))
+
+    def ppf(idx: np.ndarray, u: np.ndarray) -> np.ndarray:
+        t = special.betaincinv(p[idx, None], q[idx, None], u[None, :])
+        return scale[idx, None] * t / np.maximum(1.0 - t, 1e-300)
+
+    mean = np.where(q > 1, scale * p / np.maximum(q - 1, 1e-12), np.inf)
+    return _integrate(p.size, cdf, ppf, mean, tol, max_points)
+
+
+Cdf = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _integrate(
+    n: int,
+    cdf: Cdf,
+    ppf: Cdf,
+    mean: np.ndarray,
+    tol: float,
+    max_points: int,
+) -> PBest:
+    """The quadrature of the module docstring for any family given by CDF and quantiles.
+
+    ``cdf(idx, x)`` gives F of arms ``idx`` at points ``x`` (shape (len(idx), len(x)));
+    ``ppf(idx, u)`` their quantiles at levels ``u``.
+    """
     if n == 1:
         return PBest(np.ones(1), 0.0, "integrate", 0)
-
+    every = np.arange(n)
     # Range: below `lo` some other arm is almost surely higher than every x.
-    q_lo = special.gammaincinv(alpha, _EPS_TAIL) / beta
-    q_hi = special.gammaincinv(alpha, 1.0 - _EPS_TAIL) / beta
-    lo = np.partition(q_lo, n - 2)[n - 2]  # second largest lower quantile
+    q_lo = ppf(every, np.array([_EPS_TAIL]))[:, 0]
+    q_hi = ppf(every, np.array([1.0 - _EPS_TAIL]))[:, 0]
+    lo = float(np.partition(q_lo, n - 2)[n - 2])  # second largest lower quantile
     contender = q_hi > lo
     idx = np.flatnonzero(contender)
-    a, b = alpha[idx], beta[idx]
+    out = np.flatnonzero(~contender)
     hi = float(q_hi[idx].max())
     # Mass the left-out arms could still have: P(X_j > lo) each, bounded as a whole.
-    out_tail = special.gammaincc(alpha[~contender], beta[~contender] * lo)
-    log_out_cdf = float(np.sum(np.log1p(-np.minimum(out_tail, 1 - 1e-300))))
+    out_tail = 1.0 - cdf(out, np.array([lo]))[:, 0] if out.size else np.zeros(0)
+    out_factor = float(np.exp(np.sum(np.log1p(-np.minimum(out_tail, 1 - 1e-300)))))
 
-    grid = _initial_grid(a, b, lo, hi)
-    out_factor = float(np.exp(log_out_cdf))
-    cdf = special.gammainc(a[:, None], b[:, None] * grid[None, :])  # (n, M)
+    lead = idx[np.argsort(-mean[idx])[:16]]
+    levels = np.array([0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99])
+    grid = np.unique(np.concatenate([np.linspace(lo, hi, 65), ppf(lead, levels).ravel()]))
+    grid = grid[(grid >= lo) & (grid <= hi) & (grid > 0)]
+    values = cdf(idx, grid)  # (n, M)
     for _ in range(_MAX_ROUNDS):
-        fine, gap_per_cell = _trapezoid(cdf, out_factor)
-        coarse, _ = _trapezoid(cdf[:, 1::2], out_factor)
+        fine, gap_per_cell = _trapezoid(values, out_factor)
+        coarse, _ = _trapezoid(values[:, 1::2], out_factor)
         error = float(np.max(np.abs(fine - coarse)))
         if error <= tol or grid.size >= max_points:
             break
         new_points = _refine(grid, gap_per_cell, max_points)
         # Only the new points cost special-function calls; old columns are kept.
         grid = np.concatenate([grid, new_points])
-        cdf = np.concatenate(
-            [cdf, special.gammainc(a[:, None], b[:, None] * new_points[None, :])], axis=1
-        )
+        values = np.concatenate([values, cdf(idx, new_points)], axis=1)
         order = np.argsort(grid, kind="stable")
-        grid, cdf = grid[order], cdf[:, order]
+        grid, values = grid[order], values[:, order]
 
     p = np.zeros(n)
     fine = np.clip(fine, 0.0, None)
@@ -113,7 +169,8 @@ def p_best_gamma(
     error = max(error, float(np.max(np.abs(p[idx] - fine))))
     if out_tail.size:
         # A left-out arm has P(best) <= P(X_j > lo) + P(every contender < lo).
-        error = max(error, float(out_tail.max()) + _all_below(a, b, lo))
+        below = float(np.exp(np.sum(np.log(np.maximum(cdf(idx, np.array([lo]))[:, 0], 1e-300)))))
+        error = max(error, float(out_tail.max()) + below)
     return PBest(p, error, "integrate", int(grid.size))
 
 
@@ -141,20 +198,6 @@ def p_best_monte_carlo(
     p_max = float(p.max())
     error = 3.0 * float(np.sqrt(max(p_max * (1 - p_max), 0.25 / n_draws) / n_draws))
     return PBest(p, error, "monte_carlo", n_draws)
-
-
-def _all_below(a: np.ndarray, b: np.ndarray, x: float) -> float:
-    return float(np.exp(np.sum(np.log(np.maximum(special.gammainc(a, b * x), 1e-300)))))
-
-
-def _initial_grid(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Even points on [lo, hi] plus a few quantiles of the leading arms."""
-    even = np.linspace(lo, hi, 65)
-    lead = np.argsort(-(a / b))[:16]
-    levels = np.array([0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99])
-    quant = special.gammaincinv(a[lead, None], levels[None, :]) / b[lead, None]
-    grid = np.unique(np.concatenate([even, quant.ravel()]))
-    return grid[(grid >= lo) & (grid <= hi) & (grid > 0)]
 
 
 def _trapezoid(cdf: np.ndarray, out_factor: float) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ from .errors import AllocationError
 __all__ = ["Allocation", "allocate_budget"]
 
 #: Labels of the constraint that decided an arm's spend ("" = none, P(best) did).
-BINDING = ("", "locked", "floor", "min_spend", "max_spend", "change_cap")
+BINDING = ("", "locked", "floor", "min_spend", "max_spend", "change_cap", "guardrail")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ def allocate_budget(
     max_change: float | None = None,
     names: list[str] | None = None,
     weights_for: Callable[[np.ndarray], np.ndarray] | None = None,
+    guarded: np.ndarray | None = None,
 ) -> Allocation:
     """Split ``budget`` across arms in proportion to ``p_best`` under constraints.
 
@@ -80,6 +81,8 @@ def allocate_budget(
     weights_for : callable, optional
         ``weights_for(idx)`` gives P(best) among the arms ``idx`` only; used after
         capped arms are fixed. Default: ``p_best[idx]`` renormalised.
+    guarded : bool array (n_arms,), optional
+        Arms a guardrail holds to at most their exploration floor.
 
     Examples
     --------
@@ -139,6 +142,10 @@ def allocate_budget(
         hi_src = np.where(cap_hi < hi, "change_cap", hi_src)
         lo = np.maximum(lo, cap_lo)
         hi = np.minimum(hi, cap_hi)
+    if guarded is not None and np.asarray(guarded)[free].any():
+        g = np.asarray(guarded, dtype=bool)[free]
+        hi_src = np.where(g & (base < hi), "guardrail", hi_src)
+        hi = np.where(g, np.minimum(hi, base), hi)
     _check_feasible(lo, hi, lo_src, hi_src, free_budget, [names[i] for i in free])
 
     def default_weights(idx: np.ndarray) -> np.ndarray:

@@ -36,6 +36,16 @@ class ThompsonConfig:
     credible_level : float, default 0.9
         Mass of the reported rate interval (``rate_low``, ``rate_high``).
 
+    Revenue and guardrails
+    ----------------------
+    value_prior_conversions : float, default 10
+        Prior worth, in conversions, of the campaign's value per conversion in each
+        arm's value posterior (see :mod:`optimizer.revenue`).
+    cpa_target, roas_floor : float or None
+        Guardrails: an arm with ``P(CPA > cpa_target)`` or ``P(ROAS < roas_floor)``
+        above ``guardrail_level`` gets at most its exploration floor.
+    guardrail_level : float, default 0.8
+
     Allocation
     ----------
     floor : float, default 0.002
@@ -68,6 +78,10 @@ class ThompsonConfig:
     max_change: float | None = None
     min_spend: float = 0.0
     max_spend: float | None = None
+    value_prior_conversions: float = 10.0
+    cpa_target: float | None = None
+    roas_floor: float | None = None
+    guardrail_level: float = 0.8
     p_best_method: PBestMethod = "auto"
     p_best_tol: float = 1e-4
     n_draws: int = 10_000
@@ -96,7 +110,14 @@ class ThompsonConfig:
             "p_best_tol",
         ):
             need(finite(name), name, "must be a finite number")
-        for name in ("prior_strength", "half_life_days", "max_change", "max_spend"):
+        for name in (
+            "prior_strength",
+            "half_life_days",
+            "max_change",
+            "max_spend",
+            "cpa_target",
+            "roas_floor",
+        ):
             if getattr(self, name) is not None:
                 need(finite(name), name, "must be a finite number or None")
         need(self.min_prior_strength > 0, "min_prior_strength", "must be > 0")
@@ -111,6 +132,15 @@ class ThompsonConfig:
         if self.half_life_days is not None:
             need(self.half_life_days > 0, "half_life_days", "must be > 0")
         need(0 < self.credible_level < 1, "credible_level", "must be in (0, 1)")
+        need(
+            finite("value_prior_conversions"), "value_prior_conversions", "must be a finite number"
+        )
+        need(self.value_prior_conversions > 0, "value_prior_conversions", "must be > 0")
+        for name in ("cpa_target", "roas_floor"):
+            if getattr(self, name) is not None:
+                need(getattr(self, name) > 0, name, "must be > 0")
+        need(finite("guardrail_level"), "guardrail_level", "must be a finite number")
+        need(0 < self.guardrail_level < 1, "guardrail_level", "must be in (0, 1)")
         need(0 <= self.floor < 1, "floor", "must be in [0, 1)")
         need(0 <= self.max_floor_total < 1, "max_floor_total", "must be in [0, 1)")
         if self.max_change is not None:

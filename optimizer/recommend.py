@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._pbest import PBest, p_best_gamma, p_best_monte_carlo
+from ._pbest import PBest, p_best_beta_prime, p_best_gamma, p_best_monte_carlo
 from ._random import Seed, as_generator
 from .allocate import Allocation, allocate_budget
 from .config import ThompsonConfig
@@ -21,11 +21,20 @@ from .current import load_current
 from .delay import NO_DELAY, DelayCurve, detect_delay, lag_profile
 from .errors import ConfigError, InputProblem, InvalidStatsError
 from .model import ArmPosteriors, GammaPoissonModel
+from .revenue import (
+    ValuePosteriors,
+    cap_revenue,
+    fit_values,
+    p_cpa_above,
+    p_roas_below,
+    roas_parameters,
+    roas_summary,
+)
 from .stats import aggregate_arms, default_as_of, load_stats
 
 __all__ = ["OBJECTIVES", "Recommendation", "recommend"]
 
-OBJECTIVES = ("conversions",)
+OBJECTIVES = ("conversions", "revenue")
 
 ALLOCATION_COLUMNS = (
     "creative",
@@ -46,6 +55,12 @@ ALLOCATION_COLUMNS = (
     "conversions_to_date",
     "maturity",
     "prior_mean",
+    "value_mean",
+    "roas_mean",
+    "roas_low",
+    "roas_high",
+    "p_cpa_above_target",
+    "p_roas_below_floor",
     "reason",
 )
 
@@ -183,6 +198,7 @@ def recommend(
     day = _as_date(as_of) if as_of is not None else default_as_of(frame)
 
     curve = _delay_curve(delay, frame, day)
+    frame, n_capped = cap_revenue(frame)  # a few huge orders must not decide the split
     totals = aggregate_arms(frame, as_of=day, half_life_days=config.half_life_days, delay=curve)
     used = frame[frame["date"] < pd.Timestamp(day)]
     if used.empty or totals["spend"].sum() <= 0:
@@ -198,7 +214,16 @@ def recommend(
 
     model = GammaPoissonModel(config).fit(totals)
     post = model.posterior(arms)
-    pb = _p_best(post, config, seed)
+    values = fit_values(
+        used,
+        totals,
+        arms,
+        prior_conversions=config.value_prior_conversions,
+        n_capped_days=n_capped,
+    )
+    revenue = objective == "revenue"
+    pb = _p_best(post, config, seed, values if revenue else None)
+    guard = _guardrails(post, values, config)
 
     names = [
         f"arm ({c}, {a})" for c, a in zip(post.arms["creative"], post.arms["audience"], strict=True)
@@ -216,7 +241,16 @@ def recommend(
             post.prior_strength,
             post.prior_shape[idx],
         )
-        return _p_best(sub, config, seed).p_best
+        sub_values = None
+        if revenue:
+            sub_values = ValuePosteriors(
+                values.shape[idx],
+                values.rate[idx],
+                values.kappa,
+                values.prior_value,
+                values.n_capped_days,
+            )
+        return _p_best(sub, config, seed, sub_values).p_best
 
     if cur is not None:
         alloc = allocate_budget(
@@ -231,6 +265,7 @@ def recommend(
             max_change=config.max_change,
             names=names,
             weights_for=weights_for,
+            guarded=guard.guarded,
         )
     else:
         n = len(arms)
@@ -243,8 +278,9 @@ def recommend(
             max_floor_total=config.max_floor_total,
             names=names,
             weights_for=weights_for,
+            guarded=guard.guarded,
         )
-    table = _table(post, pb, alloc, totals, cur, config)
+    table = _table(post, pb, alloc, totals, cur, config, values, guard, objective)
     return Recommendation(
         allocations=table,
         budget=round(float(budget), 2),
@@ -319,7 +355,40 @@ def _as_date(value: dt.date | str) -> dt.date:
         raise ConfigError(f"as_of ({value!r}) is not an ISO date YYYY-MM-DD") from None
 
 
-def _p_best(post: ArmPosteriors, config: ThompsonConfig, seed: Seed) -> PBest:
+@dataclass(frozen=True)
+class _Guard:
+    guarded: np.ndarray  # bool per arm
+    p_cpa_above: np.ndarray  # NaN where no CPA target
+    p_roas_below: np.ndarray  # NaN where no ROAS floor
+
+
+def _guardrails(post: ArmPosteriors, values: ValuePosteriors, config: ThompsonConfig) -> _Guard:
+    n = post.alpha.size
+    cpa = p_cpa_above(post, config.cpa_target) if config.cpa_target else np.full(n, np.nan)
+    roas = (
+        p_roas_below(post, values, config.roas_floor) if config.roas_floor else np.full(n, np.nan)
+    )
+    level = config.guardrail_level
+    guarded = (np.nan_to_num(cpa) > level) | (np.nan_to_num(roas) > level)
+    return _Guard(guarded, cpa, roas)
+
+
+def _p_best(
+    post: ArmPosteriors,
+    config: ThompsonConfig,
+    seed: Seed,
+    values: ValuePosteriors | None = None,
+) -> PBest:
+    """P(best) of conversions per spend, or of revenue per spend when ``values`` is given."""
+    if values is not None:
+        p, q, scale = roas_parameters(post, values)
+        if config.p_best_method == "monte_carlo":
+            return _p_best_revenue_mc(p, q, scale, config.n_draws, seed)
+        found = p_best_beta_prime(p, q, scale, tol=config.p_best_tol)
+        mc_error = 3.0 * math.sqrt(0.25 / config.n_draws)
+        if config.p_best_method == "auto" and found.error > max(config.p_best_tol, mc_error):
+            return _p_best_revenue_mc(p, q, scale, config.n_draws, seed)
+        return found
     if config.p_best_method == "monte_carlo":
         return p_best_monte_carlo(post.alpha, post.beta, n_draws=config.n_draws, seed=seed)
     result = p_best_gamma(post.alpha, post.beta, tol=config.p_best_tol)
@@ -332,6 +401,19 @@ def _p_best(post: ArmPosteriors, config: ThompsonConfig, seed: Seed) -> PBest:
     return result
 
 
+def _p_best_revenue_mc(
+    p: np.ndarray, q: np.ndarray, scale: np.ndarray, n_draws: int, seed: Seed
+) -> PBest:
+    # scale * X / Y with X ~ Gamma(p), Y ~ Gamma(q); argmax counted per draw.
+    rng = as_generator(seed)
+    x = rng.gamma(p, size=(n_draws, p.size))
+    y = rng.gamma(q, size=(n_draws, p.size))
+    counts = np.bincount(np.argmax(scale * x / y, axis=1), minlength=p.size)
+    share = counts / n_draws
+    error = 3.0 * float(np.sqrt(max(share.max() * (1 - share.max()), 0.25 / n_draws) / n_draws))
+    return PBest(share, error, "monte_carlo", n_draws)
+
+
 def _table(
     post: ArmPosteriors,
     pb: PBest,
@@ -339,6 +421,9 @@ def _table(
     totals: pd.DataFrame,
     cur: pd.DataFrame | None,
     config: ThompsonConfig,
+    values: ValuePosteriors,
+    guard: _Guard,
+    objective: str,
 ) -> pd.DataFrame:
     budget_total = alloc.spend.sum()
     low, high = post.interval(config.credible_level)
@@ -349,6 +434,7 @@ def _table(
     current = cur["budget"].to_numpy(float) if cur is not None else np.full(len(post.arms), np.nan)
     change = alloc.spend - current if cur is not None else np.zeros(len(post.arms))
     share = alloc.spend / budget_total
+    roas_mean, roas_low, roas_high = roas_summary(post, values, config.credible_level)
     table = pd.DataFrame(
         {
             "creative": post.arms["creative"].to_numpy(),
@@ -369,10 +455,16 @@ def _table(
             "conversions_to_date": conv_to_date,
             "maturity": maturity,
             "prior_mean": post.prior_mean,
+            "value_mean": values.mean,
+            "roas_mean": roas_mean,
+            "roas_low": roas_low,
+            "roas_high": roas_high,
+            "p_cpa_above_target": guard.p_cpa_above,
+            "p_roas_below_floor": guard.p_roas_below,
         }
     )
     n = len(table)
-    table["reason"] = [_reason(row, n, config) for row in table.itertuples(index=False)]
+    table["reason"] = [_reason(row, n, config, objective) for row in table.itertuples(index=False)]
     assert np.all(np.isfinite(table["budget"])) and np.all(table["budget"] >= 0)
     assert abs(table["share"].sum() - 1.0) < 1e-9
     return table
@@ -392,7 +484,7 @@ def _p_text(p: float) -> str:
     return "< 0.001"
 
 
-def _reason(row: Any, n_arms: int, config: ThompsonConfig) -> str:
+def _reason(row: Any, n_arms: int, config: ThompsonConfig, objective: str = "conversions") -> str:
     """One plain sentence: what the evidence says, what happens, and what limited it."""
     if row.binding == "locked":
         return f"Locked by you: kept at its current {_money(row.budget)}."
@@ -433,8 +525,18 @@ def _reason(row: Any, n_arms: int, config: ThompsonConfig) -> str:
         else "",
         "min_spend": ", its minimum spend",
         "max_spend": ", its maximum spend",
+        "guardrail": _guardrail_text(row, config),
     }.get(row.binding, "")
     return f"{evidence}: {action}{limit}."
+
+
+def _guardrail_text(row: Any, config: ThompsonConfig) -> str:
+    parts = []
+    if config.cpa_target and row.p_cpa_above_target > config.guardrail_level:
+        parts.append(f"P(CPA > {_money(config.cpa_target)}) is {row.p_cpa_above_target:.2f}")
+    if config.roas_floor and row.p_roas_below_floor > config.guardrail_level:
+        parts.append(f"P(ROAS < {config.roas_floor:g}) is {row.p_roas_below_floor:.2f}")
+    return f", held at the floor by the guardrail: {' and '.join(parts)}"
 
 
 def _json_safe(value: Any) -> Any:
