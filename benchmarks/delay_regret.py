@@ -8,7 +8,7 @@ reports them that morning (late conversions not yet in) and spends the split. Re
 is the true expected conversions an oracle would get (all budget on the truly best
 arm) minus the true expected conversions of the split, summed over the days.
 Policies: delay="auto" (detected in the stats) and delay="none" (naive), on campaigns
-whose conversions lag by a mean of 0 (no delay) and 3 days. Prints a table with 95%
+whose conversions lag by a mean of 0 (no delay), 3 and 7 days (--delays). Prints a table with 95%
 intervals of the mean and the paired reduction; writes benchmarks/results/delay_regret.json.
 """
 
@@ -63,10 +63,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--delays", type=float, nargs="+", default=[0.0, 3.0, 7.0])
     args = parser.parse_args()
     jobs = [
         (delay, policy, seed, args.days)
-        for delay in (0.0, 3.0)
+        for delay in args.delays
         for policy in ("auto", "none")
         for seed in range(args.seeds)
     ]
@@ -78,7 +79,7 @@ def main() -> None:
     rows = []
     print(f"| mean delay | policy | regret over {args.days} days (95% CI) | vs naive (95% CI) |")
     print("|---:|---|---:|---:|")
-    for delay in (0.0, 3.0):
+    for delay in args.delays:
         naive = table[(delay, "none")]
         for policy in ("none", "auto"):
             r = table[(delay, policy)]
@@ -103,7 +104,8 @@ def main() -> None:
                 }
             )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "delay_regret.json"
+    suffix = "_".join(f"{d:g}" for d in args.delays)
+    out = RESULTS / f"delay_regret_{suffix}.json"
     out.write_text(json.dumps({"seeds": args.seeds, "days": args.days, "rows": rows}, indent=2))
     print(f"\nwrote {out}")
 
