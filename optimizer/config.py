@@ -46,6 +46,19 @@ class ThompsonConfig:
         above ``guardrail_level`` gets at most its exploration floor.
     guardrail_level : float, default 0.8
 
+    Diminishing returns
+    -------------------
+    response : {"auto", "linear"}, default "auto"
+        "auto" fits a saturating response curve per arm whose spend has varied
+        (:mod:`optimizer.response`) and, when some arm more likely saturates than
+        not, splits by the average of each posterior draw's optimal split;
+        "linear" always splits by P(best).
+    response_draws : int, default 400
+        Posterior draws averaged for that split.
+    min_spend_cv : float, default 0.2
+        Daily spend must vary at least this much (coefficient of variation) for an
+        arm's curve to be fitted.
+
     Allocation
     ----------
     floor : float, default 0.002
@@ -82,6 +95,9 @@ class ThompsonConfig:
     cpa_target: float | None = None
     roas_floor: float | None = None
     guardrail_level: float = 0.8
+    response: Literal["auto", "linear"] = "auto"
+    response_draws: int = 400
+    min_spend_cv: float = 0.2
     p_best_method: PBestMethod = "auto"
     p_best_tol: float = 1e-4
     n_draws: int = 10_000
@@ -158,6 +174,13 @@ class ThompsonConfig:
             "must be one of 'auto', 'integrate', 'monte_carlo'",
         )
         need(0 < self.p_best_tol < 0.5, "p_best_tol", "must be in (0, 0.5)")
+        need(self.response in ("auto", "linear"), "response", "must be 'auto' or 'linear'")
+        need(
+            isinstance(self.response_draws, int) and self.response_draws >= 50,
+            "response_draws",
+            "must be an integer >= 50",
+        )
+        need(finite("min_spend_cv") and self.min_spend_cv >= 0, "min_spend_cv", "must be >= 0")
         need(
             isinstance(self.n_draws, int) and not isinstance(self.n_draws, bool),
             "n_draws",

@@ -21,6 +21,7 @@ from .current import load_current
 from .delay import NO_DELAY, DelayCurve, detect_delay, lag_profile
 from .errors import ConfigError, InputProblem, InvalidStatsError
 from .model import ArmPosteriors, GammaPoissonModel
+from .response import ResponseCurves, expected_conversions, fit_response, optimal_split
 from .revenue import (
     ValuePosteriors,
     cap_revenue,
@@ -61,6 +62,8 @@ ALLOCATION_COLUMNS = (
     "roas_high",
     "p_cpa_above_target",
     "p_roas_below_floor",
+    "p_saturating",
+    "saturation_median",
     "reason",
 )
 
@@ -224,6 +227,12 @@ def recommend(
     revenue = objective == "revenue"
     pb = _p_best(post, config, seed, values if revenue else None)
     guard = _guardrails(post, values, config)
+    curves = _response(used, arms, post, curve, day, config)
+    split = None
+    if curves is not None and not revenue:
+        r_draws, k_draws = curves.sample(config.response_draws, as_generator(seed))
+        split = optimal_split(r_draws, k_draws, float(budget))
+        weights = split.mean(axis=0) / float(budget)
 
     names = [
         f"arm ({c}, {a})" for c, a in zip(post.arms["creative"], post.arms["audience"], strict=True)
@@ -231,6 +240,8 @@ def recommend(
 
     def weights_for(idx: np.ndarray) -> np.ndarray:
         # P(best) among the arms still open once capped arms are fixed.
+        if split is not None:
+            return weights[idx]  # the averaged optimal split, among the open arms
         if idx.size == len(names):
             return pb.p_best
         sub = ArmPosteriors(
@@ -254,7 +265,7 @@ def recommend(
 
     if cur is not None:
         alloc = allocate_budget(
-            pb.p_best,
+            pb.p_best if split is None else weights,
             float(budget),
             current=cur["budget"].to_numpy(float),
             min_spend=np.maximum(cur["min_budget"].to_numpy(float), config.min_spend),
@@ -270,7 +281,7 @@ def recommend(
     else:
         n = len(arms)
         alloc = allocate_budget(
-            pb.p_best,
+            pb.p_best if split is None else weights,
             float(budget),
             min_spend=np.full(n, config.min_spend),
             max_spend=np.full(n, _max(config)),
@@ -280,7 +291,13 @@ def recommend(
             weights_for=weights_for,
             guarded=guard.guarded,
         )
-    table = _table(post, pb, alloc, totals, cur, config, values, guard, objective)
+    table = _table(post, pb, alloc, totals, cur, config, values, guard, objective, curves)
+    if split is not None:
+        assert curves is not None
+        # Expected conversions under the response curves, averaged over the draws.
+        table["expected_conversions"] = expected_conversions(
+            r_draws, k_draws, table["budget"].to_numpy()[None, :]
+        ).mean(axis=0)
     return Recommendation(
         allocations=table,
         budget=round(float(budget), 2),
@@ -355,6 +372,29 @@ def _as_date(value: dt.date | str) -> dt.date:
         raise ConfigError(f"as_of ({value!r}) is not an ISO date YYYY-MM-DD") from None
 
 
+def _response(
+    used: pd.DataFrame,
+    arms: pd.DataFrame,
+    post: ArmPosteriors,
+    curve: DelayCurve,
+    day: dt.date,
+    config: ThompsonConfig,
+) -> ResponseCurves | None:
+    """Response curves if some arm more likely saturates than not, else None (linear)."""
+    if config.response == "linear":
+        return None
+    age = (pd.Timestamp(day) - used["date"]).dt.days.to_numpy(float)
+    curves = fit_response(
+        used,
+        arms,
+        post.prior_shape,
+        post.prior_shape / post.prior_mean,
+        maturity=curve.maturity(age),
+        min_spend_cv=config.min_spend_cv,
+    )
+    return curves if bool((curves.p_saturating > 0.5).any()) else None
+
+
 @dataclass(frozen=True)
 class _Guard:
     guarded: np.ndarray  # bool per arm
@@ -401,6 +441,13 @@ def _p_best(
     return result
 
 
+def _median_k(curves: ResponseCurves) -> np.ndarray:
+    """Posterior median of each arm's saturation scale (inf when more likely linear)."""
+    cum = np.cumsum(curves.weights, axis=1)
+    pick = (cum < 0.5).sum(axis=1)
+    return curves.k_grid[np.arange(len(pick)), np.minimum(pick, curves.k_grid.shape[1] - 1)]
+
+
 def _p_best_revenue_mc(
     p: np.ndarray, q: np.ndarray, scale: np.ndarray, n_draws: int, seed: Seed
 ) -> PBest:
@@ -424,6 +471,7 @@ def _table(
     values: ValuePosteriors,
     guard: _Guard,
     objective: str,
+    curves: ResponseCurves | None = None,
 ) -> pd.DataFrame:
     budget_total = alloc.spend.sum()
     low, high = post.interval(config.credible_level)
@@ -461,6 +509,8 @@ def _table(
             "roas_high": roas_high,
             "p_cpa_above_target": guard.p_cpa_above,
             "p_roas_below_floor": guard.p_roas_below,
+            "p_saturating": curves.p_saturating if curves is not None else np.zeros(len(share)),
+            "saturation_median": _median_k(curves) if curves is not None else np.inf,
         }
     )
     n = len(table)
@@ -510,6 +560,11 @@ def _reason(row: Any, n_arms: int, config: ThompsonConfig, objective: str = "con
                 f"; better arms are at their limits and among the arms left its P(best) "
                 f"is {_p_text(row.p_best_open)}"
             )
+    if row.p_saturating > 0.5 and math.isfinite(row.saturation_median):
+        evidence += (
+            f"; returns diminish past about {_money(row.saturation_median)} a day "
+            f"(P {row.p_saturating:.2f})"
+        )
     if math.isnan(row.current):
         action = f"gets {_money(row.budget)}"
     elif row.change > 0.004:
