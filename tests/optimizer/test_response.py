@@ -56,7 +56,7 @@ def test_water_filling_matches_a_general_solver() -> None:
 def daily(spend_pattern: np.ndarray, k: float | None, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
-    for t, s in enumerate(spend_pattern):
+    for s in spend_pattern:
         mean = 0.05 * (k * -np.expm1(-s / k) if k else s)
         rows.append(
             {"creative": "c", "audience": "a", "spend": s, "conversions": rng.poisson(mean)}
