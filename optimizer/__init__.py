@@ -20,7 +20,7 @@ from ._random import Seed, as_generator
 from .allocate import Allocation, allocate_budget
 from .config import ThompsonConfig, load_config
 from .current import InvalidCurrentError, load_current
-from .delay import NO_DELAY, DelayCurve, detect_delay, lag_profile
+from .delay import NO_DELAY, DelayCurve, delay_from_restatements, detect_delay, lag_profile
 from .errors import (
     AdbanditError,
     AllocationError,
@@ -61,6 +61,7 @@ __all__ = [
     "aggregate_arms",
     "allocate_budget",
     "as_generator",
+    "delay_from_restatements",
     "detect_delay",
     "fit_delay",
     "lag_profile",

@@ -14,6 +14,8 @@ of its eventual conversions can have arrived; its exposure in the conversion mod
   known): pooled over arms, conversions per spend by age of the day, fitted by profile
   likelihood with each arm's rate profiled out; kept only when a likelihood-ratio test
   against "no lag" says so, so data without lag cost nothing.
+- :func:`delay_from_restatements` -- learned from the same days re-sent later with more
+  conversions (a history of exports).
 - :func:`optimizer.events.fit_delay` -- fitted from click and conversion logs.
 """
 
@@ -30,7 +32,7 @@ from scipy import optimize, stats
 
 from .errors import ConfigError
 
-__all__ = ["NO_DELAY", "DelayCurve", "detect_delay", "lag_profile"]
+__all__ = ["NO_DELAY", "DelayCurve", "delay_from_restatements", "detect_delay", "lag_profile"]
 
 _QUAD = (np.arange(8) + 0.5) / 8  # midpoints for the within-day average
 
@@ -305,3 +307,79 @@ def _age_table(
             }
         )
     return rows
+
+
+def delay_from_restatements(snapshots: pd.DataFrame, *, mature_after: int = 28) -> DelayCurve:
+    """Learn the delay from the same days reported again later with more conversions.
+
+    ``snapshots`` is the stats table exported on several days, with a
+    ``reported_on`` column (ISO date) beside the usual columns; each export is
+    validated on its own (a key may repeat across exports, not within one). For a
+    day of spend reported ``a`` days later, the share of its eventual conversions
+    already in is ``m(a) = sum conversions at a / sum conversions when mature``,
+    over the (campaign, date, creative, audience) keys that also have a report at
+    least ``mature_after`` days old (a ratio of sums). The curve returned is
+    piecewise linear through ``(a - 1/2, m(a))``, so its :meth:`DelayCurve.maturity`
+    reproduces the measured shares.
+    """
+    from .errors import InputProblem, InvalidStatsError
+    from .stats import KEY_COLUMNS, validate_stats
+
+    if "reported_on" not in snapshots.columns:
+        raise InvalidStatsError(
+            [InputProblem(None, "reported_on", "required column 'reported_on' is missing")]
+        )
+    reported = pd.to_datetime(snapshots["reported_on"], format="%Y-%m-%d", errors="coerce")
+    bad = np.flatnonzero(reported.isna().to_numpy())
+    if bad.size:
+        raise InvalidStatsError(
+            [
+                InputProblem(
+                    int(i) + 1,
+                    "reported_on",
+                    f"reported_on ({snapshots['reported_on'].iloc[i]!r}) is not an ISO date",
+                )
+                for i in bad
+            ]
+        )
+    parts = []
+    for day, idx in snapshots.groupby(reported.to_numpy()).indices.items():
+        part = validate_stats(snapshots.iloc[idx].drop(columns=["reported_on"]))
+        parts.append(part.assign(reported_on=pd.Timestamp(day)))
+    frame = pd.concat(parts, ignore_index=True)
+    frame["age"] = (frame["reported_on"] - frame["date"]).dt.days
+    early = frame[frame["age"] < 1]
+    if len(early):
+        raise InvalidStatsError(
+            [
+                InputProblem(
+                    None, "reported_on", f"{len(early)} rows are reported before their day ended"
+                )
+            ]
+        )
+    key = list(KEY_COLUMNS)
+    latest = frame.sort_values("age").groupby(key, sort=False).tail(1)
+    mature = latest[latest["age"] >= mature_after][key + ["conversions"]]
+    mature = mature.rename(columns={"conversions": "final"})
+    joined = frame.merge(mature, on=key, how="inner")
+    joined = joined[(joined["age"] < mature_after) & (joined["final"] >= 0)]
+    evidence: dict[str, Any] = {"exports": len(parts), "mature_keys": len(mature)}
+    if joined.empty or mature["final"].sum() <= 0:
+        evidence["verdict"] = (
+            f"no day was reported both early and at least {mature_after} days later"
+        )
+        return DelayCurve("none", source="restatements", evidence=evidence)
+    by_age = joined.groupby("age").agg(seen=("conversions", "sum"), final=("final", "sum"))
+    by_age = by_age[by_age["final"] > 0]
+    share = np.clip(np.maximum.accumulate((by_age["seen"] / by_age["final"]).to_numpy()), 0, 1)
+    ages = by_age.index.to_numpy(float)
+    evidence["by_age"] = [
+        {"age_days": int(a), "conversions": float(s), "final": float(f), "share": float(m)}
+        for a, s, f, m in zip(ages, by_age["seen"], by_age["final"], share, strict=True)
+    ]
+    evidence["verdict"] = (
+        f"learned from {len(joined):,} early reports of {len(mature):,} mature days"
+    )
+    days = tuple(np.concatenate([ages - 0.5, [float(mature_after)]]).tolist())
+    values = tuple(np.concatenate([share, [1.0]]).tolist())
+    return DelayCurve("table", source="restatements", days=days, values=values, evidence=evidence)

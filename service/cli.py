@@ -98,6 +98,12 @@ def _delay_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--clicks", type=Path, help="click log (click_id,time,creative,audience)")
     p.add_argument("--conversions", type=Path, help="conversion log (click_id,time,value)")
+    p.add_argument(
+        "--history",
+        type=Path,
+        help="earlier exports of the stats with a reported_on column: learn the delay "
+        "from how the same days were restated",
+    )
 
 
 def _delay_of(args: argparse.Namespace, stats: pd.DataFrame | None = None) -> object:
@@ -111,6 +117,8 @@ def _delay_of(args: argparse.Namespace, stats: pd.DataFrame | None = None) -> ob
             for row in log.excluded.head(20).itertuples():
                 print(f"  row {row.row}: {row.click_id}: {row.reason}", file=sys.stderr)
         return optimizer.fit_delay(log)
+    if args.history:
+        return optimizer.delay_from_restatements(_read_table(args.history))
     if args.delay == "auto" and stats is not None:
         return optimizer.detect_delay(stats)
     return args.delay
@@ -166,6 +174,12 @@ def _recommend(args: argparse.Namespace) -> int:
     else:
         print(format_recommendation(rec))
     return 0
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -141,3 +141,51 @@ def test_recent_rates_unbiased_after_correction(mean_days: float) -> None:
     assert abs(bias) < 0.05
     assert naive_bias < -0.25
     assert 0.85 <= coverage <= 0.95
+
+
+def test_golden_restatements() -> None:
+    rows = []
+    for creative, counts in (("c1", (2, 6, 10)), ("c2", (1, 3, 10))):
+        for reported, conv in zip(("2026-03-02", "2026-03-03", "2026-04-15"), counts, strict=True):
+            rows.append({**stats_row(creative=creative, conversions=conv), "reported_on": reported})
+    curve = optimizer.delay_from_restatements(pd.DataFrame(rows))
+    assert curve.kind == "table" and curve.source == "restatements"
+    shares = [(r["age_days"], r["share"]) for r in curve.evidence["by_age"]]
+    assert shares == [(1, pytest.approx(0.15)), (2, pytest.approx(0.45))]  # 3/20, 9/20
+    np.testing.assert_allclose(curve.cdf([0.5, 1.5]), [0.15, 0.45])
+    assert float(curve.maturity(np.array([1.0]))[0]) == pytest.approx(0.15)
+
+
+def test_restatements_recover_a_simulated_lag() -> None:
+    campaign = make_campaign(delay_mean_days=3.0, seed=5)
+    for _ in range(45):
+        campaign.play(np.full(12, 50.0))
+    exports = [
+        campaign.stats(as_of_day=day).assign(
+            reported_on=(pd.Timestamp(campaign.start) + pd.Timedelta(days=day)).date().isoformat()
+        )
+        for day in range(10, 46)
+    ]
+    curve = optimizer.delay_from_restatements(pd.concat(exports))
+    truth = optimizer.lag_profile("50% within 2.08 days")  # exponential, mean 3 days
+    ages = np.arange(1.0, 11.0)
+    np.testing.assert_allclose(curve.maturity(ages), truth.maturity(ages), atol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"reported_on": "soon"}, "reported_on \\('soon'\\) is not an ISO date"),
+        ({"reported_on": "2026-03-01"}, "reported before their day ended"),
+    ],
+)
+def test_bad_restatements(change: dict, match: str) -> None:
+    rows = pd.DataFrame([{**stats_row(), "reported_on": "2026-03-05", **change}])
+    with pytest.raises(optimizer.InvalidStatsError, match=match):
+        optimizer.delay_from_restatements(rows)
+
+
+def test_restatements_without_a_mature_report_say_so() -> None:
+    rows = pd.DataFrame([{**stats_row(), "reported_on": "2026-03-05"}])
+    curve = optimizer.delay_from_restatements(rows)
+    assert curve.kind == "none" and "no day was reported both early" in curve.evidence["verdict"]
