@@ -229,7 +229,8 @@ def _signed(x: float) -> str:
 
 def format_recommendation(rec: optimizer.Recommendation) -> str:
     """A person-readable table of the split (best rate first), then one reason per arm."""
-    table = rec.allocations.sort_values("rate_mean", ascending=False, kind="stable")
+    key = "roas_mean" if rec.objective == "revenue" else "rate_mean"
+    table = rec.allocations.sort_values(key, ascending=False, kind="stable")
     has_current = not table["current"].isna().all()
     level = int(round(rec.config.credible_level * 100))
     cols: list[tuple[str, list[str], str]] = [  # header, cells, alignment
@@ -257,6 +258,21 @@ def format_recommendation(rec: optimizer.Recommendation) -> str:
         ),
         ("exp. conv", [f"{x:,.1f}" for x in table["expected_conversions"]], ">"),
     ]
+    if rec.objective == "revenue":
+        cols.append(
+            (
+                f"ROAS ({level}% CI)",
+                [
+                    f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+                    for m, lo, hi in zip(
+                        table["roas_mean"], table["roas_low"], table["roas_high"], strict=True
+                    )
+                ],
+                "<",
+            )
+        )
+    if (table["maturity"] < 0.95).any():
+        cols.append(("in yet", [f"{x:.0%}" for x in table["maturity"]], ">"))
     widths = [max(len(h), *(len(c) for c in cells)) for h, cells, _ in cols]
     lines = [
         f"Budget split for {rec.campaign} on {rec.as_of}: {_money(rec.budget)} across "
@@ -280,6 +296,7 @@ def format_recommendation(rec: optimizer.Recommendation) -> str:
     err = rec.p_best_error
     method = "numerical integration" if rec.p_best_method == "integrate" else "Monte Carlo"
     lines.append("")
+    lines.append(f"Delay: {rec.delay.describe()}.")
     lines.append(
         f"P(best) by {method} (error <= {err:.1e}); prior worth {rec.prior_strength:.2f} "
         f"conversions per arm; seed {rec.seed}; adbandit {rec.version}"
