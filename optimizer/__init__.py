@@ -15,7 +15,7 @@ Quickstart::
 Pure math: numpy, scipy, pandas and scikit-learn only; no tracking, web or database.
 """
 
-from ._pbest import PBest, p_best_gamma, p_best_monte_carlo
+from ._pbest import PBest, p_best_beta, p_best_beta_prime, p_best_gamma, p_best_monte_carlo
 from ._random import Seed, as_generator
 from .allocate import Allocation, allocate_budget
 from .config import ThompsonConfig, load_config
@@ -69,6 +69,8 @@ __all__ = [
     "load_current",
     "load_events",
     "load_stats",
+    "p_best_beta",
+    "p_best_beta_prime",
     "p_best_gamma",
     "p_best_monte_carlo",
     "recommend",

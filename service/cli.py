@@ -87,6 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     _delay_args(p)
     p.set_defaults(handler=_check)
+
+    ab = sub.add_parser("abtest", help="Bayesian A/B tests").add_subparsers(
+        dest="abtest_command", metavar="ACTION", required=True
+    )
+    p = ab.add_parser("analyze", help="read out an A/B(/n) test from per-variant counts")
+    p.add_argument("counts", type=Path, help="CSV: variant,users,conversions[,spend,revenue]")
+    p.add_argument("--control", required=True, help="the control variant")
+    p.add_argument(
+        "--metric",
+        default="conversion_rate",
+        help="conversion_rate (default), conversions_per_spend or revenue",
+    )
+    p.add_argument("--level", type=float, default=0.95, help="credible interval mass")
+    p.add_argument("--min-users", type=int, default=1000, help="stopping rule: users per variant")
+    p.add_argument(
+        "--max-loss",
+        type=float,
+        default=0.005,
+        help="stopping rule: expected loss tolerated, relative to the control",
+    )
+    p.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    p.set_defaults(handler=_abtest_analyze)
     return parser
 
 
@@ -216,6 +238,59 @@ def _check(args: argparse.Namespace) -> int:
     for row in report.itertuples():
         flag = "FATIGUED" if row.fatigued else "ok"
         print(f"  {row.creative:<24} {flag:<9} {row.evidence}")
+    return 0
+
+
+def _abtest_analyze(args: argparse.Namespace) -> int:
+    from experiments import analyze_ab, load_counts, srm_check, stopping_rule
+
+    counts = load_counts(args.counts)
+    result = analyze_ab(counts, control=args.control, metric=args.metric, level=args.level)
+    srm = srm_check(result) if "users" in result else None
+    decision = stopping_rule(
+        result, min_users=args.min_users, max_expected_loss_rel=args.max_loss, srm=srm
+    )
+    if args.format == "json":
+        payload = {
+            "variants": json.loads(result.to_json(orient="records")),
+            "srm": srm,
+            "decision": {
+                "stop": decision.stop,
+                "winner": decision.winner,
+                "reason": decision.reason,
+            },
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    if args.format == "csv":
+        sys.stdout.write(result.to_csv(index=False))
+        return 0
+    pct = int(round(args.level * 100))
+    header = (
+        f"{'variant':<12} {'rate':>10}  {f'{pct}% interval':<22} {'uplift vs control':<26} "
+        f"{'P(beat ctrl)':>12} {'P(best)':>8} {'exp. loss':>10}"
+    )
+    print(f"A/B readout ({args.metric}), control {args.control}")
+    print()
+    print(header)
+    for row in result.itertuples():
+        is_control = row.variant == args.control
+        uplift = (
+            "control"
+            if is_control
+            else (f"{row.uplift_mean:+.1%} [{row.uplift_low:+.1%}, {row.uplift_high:+.1%}]")
+        )
+        beat = "-" if is_control else f"{row.chance_to_beat_control:.1%}"
+        interval = f"[{row.rate_low:.4f}, {row.rate_high:.4f}]"
+        print(
+            f"{row.variant:<12} {row.rate:>10.4f}  {interval:<22} "
+            f"{uplift:<26} {beat:>12} {row.chance_to_be_best:>8.1%} {row.expected_loss_rel:>10.2%}"
+        )
+    print()
+    if srm is not None:
+        state = "MISMATCH" if srm["mismatch"] else "ok"
+        print(f"Sample ratio: {state} (chi-square {srm['chi2']:.2f}, p = {srm['p_value']:.3g})")
+    print(f"Verdict: {decision.reason}")
     return 0
 
 

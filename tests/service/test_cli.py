@@ -132,3 +132,18 @@ def test_piping_into_head_is_quiet(sample_stats_path: str) -> None:
         f"'{exe}' check '{sample_stats_path}' | head -1", shell=True, capture_output=True, text=True
     )
     assert proc.stdout.startswith("Conversion delay") and "Traceback" not in proc.stderr
+
+
+def test_abtest_analyze(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    counts = tmp_path / "ab.csv"
+    counts.write_text("variant,users,conversions\nA,2000,200\nB,2000,236\n")
+    code, out, err = run(capsys, "abtest", "analyze", str(counts), "--control", "A")
+    assert code == 0, err
+    assert out.splitlines()[0] == "A/B readout (conversion_rate), control A"
+    assert "Sample ratio: ok" in out and "Verdict: keep going" in out
+    code, out, _ = run(
+        capsys, "abtest", "analyze", str(counts), "--control", "A", "--format", "json"
+    )
+    assert json.loads(out)["decision"]["stop"] is False
+    code, _, err = run(capsys, "abtest", "analyze", str(counts), "--control", "Z")
+    assert code == 2 and "control 'Z' is not a variant" in err
