@@ -140,10 +140,14 @@ def test_abtest_analyze(capsys, tmp_path: Path) -> None:  # type: ignore[no-unty
     code, out, err = run(capsys, "abtest", "analyze", str(counts), "--control", "A")
     assert code == 0, err
     assert out.splitlines()[0] == "A/B readout (conversion_rate), control A"
-    assert "Sample ratio: ok" in out and "Verdict: keep going" in out
+    assert "Sample ratio: ok" in out and "Verdict: stop: B is best with 96.6% chance" in out
     code, out, _ = run(
         capsys, "abtest", "analyze", str(counts), "--control", "A", "--format", "json"
     )
-    assert json.loads(out)["decision"]["stop"] is False
+    assert json.loads(out)["decision"] == {
+        "stop": True,
+        "winner": "B",
+        "reason": json.loads(out)["decision"]["reason"],
+    }
     code, _, err = run(capsys, "abtest", "analyze", str(counts), "--control", "Z")
     assert code == 2 and "control 'Z' is not a variant" in err
