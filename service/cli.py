@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -109,6 +110,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", default="table", choices=["table", "json", "csv"])
     p.set_defaults(handler=_abtest_analyze)
+
+    p = sub.add_parser("simulate", help="play policies against simulated campaigns")
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        default="no_delay",
+        help="no_delay, delay, saturation, fatigue, or a CONFIG.yaml",
+    )
+    p.add_argument(
+        "--policy",
+        nargs="+",
+        default=None,
+        help="adbandit, uniform, epsilon_greedy, ab_split (default: all)",
+    )
+    p.add_argument("--seeds", type=int, default=None, help="campaigns per policy (default 10)")
+    p.add_argument("--days", type=int, default=None, help="days per campaign (default 30)")
+    p.add_argument("--budget", type=float, default=None, help="daily budget (default 600)")
+    p.add_argument("--workers", type=int, default=1, help="processes running seeds in parallel")
+    p.add_argument("--seed", type=int, default=0, help="root seed of all campaigns")
+    p.add_argument(
+        "--out", type=Path, default=Path("simulation"), help="folder for the table and plot"
+    )
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(handler=_simulate)
     return parser
 
 
@@ -291,6 +316,104 @@ def _abtest_analyze(args: argparse.Namespace) -> int:
         state = "MISMATCH" if srm["mismatch"] else "ok"
         print(f"Sample ratio: {state} (chi-square {srm['chi2']:.2f}, p = {srm['p_value']:.3g})")
     print(f"Verdict: {decision.reason}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from experiments.plots import cumulative_regret
+    from experiments.runner import POLICIES, SCENARIOS, run_many, summarize
+
+    settings: dict[str, Any] = {}
+    if args.scenario.endswith((".yaml", ".yml")):
+        import yaml
+
+        try:
+            settings = yaml.safe_load(Path(args.scenario).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise optimizer.ConfigError(f"cannot read {args.scenario}: {exc}") from None
+        if not isinstance(settings, dict):
+            raise optimizer.ConfigError(f"{args.scenario} must hold a mapping of settings")
+        unknown = set(settings) - {"scenario", "policies", "seeds", "days", "budget"}
+        if unknown:
+            raise optimizer.ConfigError(
+                f"unknown settings in {args.scenario}: {', '.join(sorted(unknown))}"
+            )
+    scenario = settings.get("scenario", args.scenario if not settings else "no_delay")
+    if isinstance(scenario, str) and scenario not in SCENARIOS:
+        raise optimizer.ConfigError(
+            f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)} (or a CONFIG.yaml)"
+        )
+    policy_settings = settings.get("policies") or {}
+    if not isinstance(policy_settings, dict):
+        raise optimizer.ConfigError("'policies' must map policy names to their settings")
+    names = args.policy or list(policy_settings) or list(POLICIES)
+    seeds = int(args.seeds or settings.get("seeds", 10))
+    days = int(args.days or settings.get("days", 30))
+    budget = float(args.budget or settings.get("budget", 600.0))
+    daily = run_many(
+        names,
+        scenario,
+        n_seeds=seeds,
+        seed=args.seed,
+        n_days=days,
+        budget=budget,
+        workers=args.workers,
+        configs={k: v or {} for k, v in policy_settings.items()},
+    )
+    baseline = "uniform" if "uniform" in names else None
+    table = summarize(daily, baseline=baseline)
+    args.out.mkdir(parents=True, exist_ok=True)
+    daily.to_csv(args.out / "daily.csv", index=False)
+    table.to_csv(args.out / "summary.csv", index=False)
+    label = scenario if isinstance(scenario, str) else "custom"
+    plot = cumulative_regret(daily, args.out / "regret.png", title=f"Scenario {label}")
+    print(f"Scenario {label}: {seeds} campaigns x {days} days, budget {budget:,.2f} a day")
+    print()
+    print(
+        f"{'policy':<16} {'conversions':>12} {'regret (95% CI)':>24} {'CPA':>8} {'ROAS':>6}"
+        + (f" {'vs ' + baseline:>12}" if baseline else "")
+    )
+    for row in table.itertuples():
+        ci = f"{row.regret:,.1f} ({row.regret_low:,.1f}..{row.regret_high:,.1f})"
+        extra = f" {row.regret_vs_baseline:>+12.0%}" if baseline else ""
+        figures = f"{row.conversions:>12,.1f} {ci:>24} {row.cpa:>8.2f} {row.roas:>6.2f}"
+        print(f"{row.policy:<16} {figures}{extra}")
+    print()
+    print(f"wrote {args.out / 'summary.csv'}, {args.out / 'daily.csv'} and {plot}")
+    if not args.no_track:
+        from experiments.tracking import Tracker
+
+        tracker = Tracker("adbandit-simulations")
+        for row in table.itertuples():
+            part = daily[daily["policy"] == row.policy]
+            steps = part.groupby("day")[
+                ["regret", "cumulative_regret", "expected_conversions"]
+            ].mean()
+            run_id = tracker.log_run(
+                f"{label}-{row.policy}",
+                params={
+                    "scenario": scenario,
+                    "policy": row.policy,
+                    "policy_config": policy_settings.get(row.policy) or {},
+                    "seeds": seeds,
+                    "days": days,
+                    "budget": budget,
+                    "root_seed": args.seed,
+                },
+                metrics={
+                    "conversions": row.conversions,
+                    "regret": row.regret,
+                    "regret_low": row.regret_low,
+                    "regret_high": row.regret_high,
+                    "cpa": row.cpa,
+                    "roas": row.roas,
+                },
+                step_metrics=steps,
+                artifacts={"summary": args.out / "summary.csv", "plot": plot},
+                tags={"kind": "simulation"},
+            )
+            if run_id:
+                print(f"logged {row.policy} to MLflow run {run_id} ({tracker.uri})")
     return 0
 
 

@@ -1,0 +1,255 @@
+"""MLflow tracking: the one module that imports mlflow (lazily, on first use).
+
+Store: ``MLFLOW_TRACKING_URI`` when set (a tracking server, a database URL ...),
+otherwise a SQLite store at ``./mlruns/mlflow.db`` with artifacts in
+``./mlruns/artifacts`` (MLflow's plain file store is deprecated). Every run gets
+settings as params, final figures as metrics, daily figures as step metrics sent in
+batches (never one call per number), artifacts, and tags for the git commit, the
+package version and a fingerprint of its input data.
+
+A tracking failure never loses a result: the run is written as JSON (plus its
+artifacts) under ``./mlruns/unsent/`` and a :class:`TrackingWarning` says where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import warnings
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["TrackingWarning", "Tracker", "data_fingerprint", "default_tracking_uri"]
+
+_BATCH = 1000  # MLflow accepts at most 1000 metrics per log_batch call
+
+
+class TrackingWarning(UserWarning):
+    """Tracking failed; the result was kept locally instead."""
+
+
+def default_tracking_uri(root: str | Path = ".") -> str:
+    """``MLFLOW_TRACKING_URI`` or the local SQLite store under ``root/mlruns``."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    store = Path(root).resolve() / "mlruns"
+    store.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 of a table's content (order-sensitive), first 16 hex digits."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("adbandit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Tracker:
+    """Logs runs to one MLflow experiment; see the module docstring.
+
+    Parameters
+    ----------
+    experiment : str
+        MLflow experiment name (created on first use).
+    uri : str, optional
+        Tracking URI; default :func:`default_tracking_uri` under ``root``.
+    root : path
+        Where ``mlruns/`` lives for the default store and the unsent fallback.
+    """
+
+    def __init__(
+        self, experiment: str = "adbandit", uri: str | None = None, root: str | Path = "."
+    ):
+        self.experiment = experiment
+        self.root = Path(root).resolve()
+        self.uri = uri or default_tracking_uri(self.root)
+        self._client: Any = None
+        self._experiment_id: str | None = None
+
+    def _connect(self) -> tuple[Any, str]:
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.uri)
+        if self._experiment_id is None:
+            found = self._client.get_experiment_by_name(self.experiment)
+            if found is not None:
+                self._experiment_id = found.experiment_id
+            else:
+                location = None
+                if self.uri.startswith("sqlite:"):
+                    location = (self.root / "mlruns" / "artifacts").as_uri()
+                self._experiment_id = self._client.create_experiment(
+                    self.experiment, artifact_location=location
+                )
+        return self._client, str(self._experiment_id)
+
+    def log_run(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        step_metrics: pd.DataFrame | None = None,
+        artifacts: Mapping[str, str | Path] | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        data: pd.DataFrame | None = None,
+    ) -> str | None:
+        """Log one finished run; returns its run id, or None if it was kept locally.
+
+        ``step_metrics`` has one row per step (its index) and one column per metric.
+        ``artifacts`` maps a name to a file to attach.
+        """
+        all_tags = {
+            "git_commit": _git_commit(),
+            "adbandit_version": _version(),
+            **({"data_fingerprint": data_fingerprint(data)} if data is not None else {}),
+            **dict(tags or {}),
+        }
+        try:
+            return self._send(
+                name,
+                params or {},
+                metrics or {},
+                step_metrics,
+                artifacts or {},
+                all_tags,
+                parent_run_id,
+            )
+        except Exception as exc:
+            where = self._keep_locally(
+                name, params or {}, metrics or {}, step_metrics, artifacts or {}, all_tags
+            )
+            warnings.warn(
+                f"MLflow tracking at {self.uri} failed ({type(exc).__name__}: {exc}); "
+                f"the run was saved to {where}",
+                TrackingWarning,
+                stacklevel=2,
+            )
+            return None
+
+    def _send(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        step_metrics: pd.DataFrame | None,
+        artifacts: Mapping[str, str | Path],
+        tags: Mapping[str, str],
+        parent_run_id: str | None,
+    ) -> str:
+        from mlflow.entities import Metric, Param
+
+        client, experiment_id = self._connect()
+        run_tags = dict(tags)
+        if parent_run_id:
+            run_tags["mlflow.parentRunId"] = parent_run_id
+        run = client.create_run(experiment_id, run_name=name, tags=run_tags)
+        run_id = run.info.run_id
+        now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+        batch: list[Any] = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        if step_metrics is not None:
+            for step, row in step_metrics.iterrows():
+                batch += [
+                    Metric(str(k), float(v), now, int(step)) for k, v in row.items() if pd.notna(v)
+                ]
+        params_list = [Param(str(k), _param(v)) for k, v in params.items()]
+        client.log_batch(run_id, params=params_list[:100])
+        for i in range(100, len(params_list), 100):
+            client.log_batch(run_id, params=params_list[i : i + 100])
+        for i in range(0, len(batch), _BATCH):
+            client.log_batch(run_id, metrics=batch[i : i + _BATCH])
+        for path in artifacts.values():
+            client.log_artifact(run_id, str(path))
+        client.set_terminated(run_id)
+        return str(run_id)
+
+    def _keep_locally(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        step_metrics: pd.DataFrame | None,
+        artifacts: Mapping[str, str | Path],
+        tags: Mapping[str, str],
+    ) -> Path:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        folder = self.root / "mlruns" / "unsent" / f"{stamp}-{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "experiment": self.experiment,
+            "name": name,
+            "params": {k: _param(v) for k, v in params.items()},
+            "metrics": {k: float(v) for k, v in metrics.items()},
+            "tags": dict(tags),
+            "step_metrics": None if step_metrics is None else step_metrics.to_dict(orient="list"),
+        }
+        (folder / "run.json").write_text(json.dumps(payload, indent=2))
+        for path in artifacts.values():
+            shutil.copy(path, folder)
+        return folder
+
+    def runs(self, *, max_results: int | None = None) -> pd.DataFrame:
+        """Every run of the experiment (paging past MLflow's 1,000-per-call cap).
+
+        One row per run: ``run_id, name, status, start_time`` then ``params.*``,
+        ``metrics.*`` and ``tags.*`` columns.
+        """
+        client, experiment_id = self._connect()
+        rows, token = [], None
+        while True:
+            page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+            for r in page:
+                row = {
+                    "run_id": r.info.run_id,
+                    "name": r.info.run_name,
+                    "status": r.info.status,
+                    "start_time": r.info.start_time,
+                }
+                row.update({f"params.{k}": v for k, v in r.data.params.items()})
+                row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
+                row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
+                rows.append(row)
+            token = page.token
+            if not token or (max_results is not None and len(rows) >= max_results):
+                break
+        return pd.DataFrame(rows)
+
+    def metric_history(self, run_id: str, key: str) -> pd.DataFrame:
+        """A step metric's values: columns ``step, value``."""
+        client, _ = self._connect()
+        history = client.get_metric_history(run_id, key)
+        return pd.DataFrame(
+            {"step": [m.step for m in history], "value": [m.value for m in history]}
+        )
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]

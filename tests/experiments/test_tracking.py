@@ -1,0 +1,77 @@
+"""Real MLflow (SQLite store in a temporary folder): runs, step metrics, the fallback."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.tracking import Tracker, TrackingWarning, data_fingerprint
+from service.cli import main
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mlflow")
+
+
+def test_runs_are_logged_and_read_back(store: Path) -> None:
+    tracker = Tracker("unit", uri=f"sqlite:///{store / 'mlflow.db'}", root=store)
+    steps = pd.DataFrame({"regret": [3.0, 2.0, 1.0], "spend": [10.0, 10.0, 10.0]})
+    artifact = store / "table.csv"
+    artifact.write_text("a,b\n1,2\n")
+    data = pd.DataFrame({"x": [1, 2, 3]})
+    run_id = tracker.log_run(
+        "first",
+        params={"floor": 0.01, "config": {"max_change": 0.2}},
+        metrics={"conversions": 42.0},
+        step_metrics=steps,
+        artifacts={"table": artifact},
+        tags={"kind": "unit"},
+        data=data,
+    )
+    assert run_id
+    runs = tracker.runs()
+    row = runs[runs["run_id"] == run_id].iloc[0]
+    assert row["status"] == "FINISHED" and row["name"] == "first"
+    assert row["params.floor"] == "0.01" and json.loads(row["params.config"]) == {"max_change": 0.2}
+    assert row["metrics.conversions"] == 42.0
+    assert row["tags.kind"] == "unit" and row["tags.data_fingerprint"] == data_fingerprint(data)
+    assert row["tags.adbandit_version"]
+    history = tracker.metric_history(run_id, "regret")
+    assert history["step"].tolist() == [0, 1, 2] and history["value"].tolist() == [3.0, 2.0, 1.0]
+
+
+def test_failure_keeps_the_run_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    tracker = Tracker("down", uri="http://127.0.0.1:9", root=tmp_path)  # nothing listens there
+    with pytest.warns(TrackingWarning, match="the run was saved to"):
+        assert tracker.log_run("lost?", metrics={"regret": 1.5}) is None
+    saved = list((tmp_path / "mlruns" / "unsent").glob("*/run.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["metrics"] == {"regret": 1.5}
+
+
+def test_simulate_command_tracks_every_policy(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    config = tmp_path / "study.yaml"
+    config.write_text(
+        "scenario: delay\npolicies:\n  adbandit: {max_change: 0.5}\n  uniform: {}\n"
+        "seeds: 2\ndays: 4\nbudget: 300\n"
+    )
+    out = tmp_path / "sim"
+    code = main(["simulate", str(config), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "Scenario delay: 2 campaigns x 4 days" in text
+    assert (out / "regret.png").stat().st_size > 1000 and (out / "summary.csv").exists()
+    runs = Tracker("adbandit-simulations", uri=uri, root=store).runs()
+    assert set(runs["name"]) >= {"delay-adbandit", "delay-uniform"}
+    adb = runs[runs["name"] == "delay-adbandit"].iloc[0]
+    assert json.loads(adb["params.policy_config"]) == {"max_change": 0.5}
+    assert os.path.basename(str(adb["tags.kind"])) == "simulation"
