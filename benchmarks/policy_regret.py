@@ -27,9 +27,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     rows = []
-    print(
-        f"| scenario | policy | regret over {args.days} days (95% CI) | conversions | CPA | vs uniform |"
-    )
+    head = f"regret over {args.days} days (95% CI)"
+    print(f"| scenario | policy | {head} | conversions | CPA | vs uniform |")
     print("|---|---|---:|---:|---:|---:|")
     for scenario in SCENARIOS:
         daily = run_many(
