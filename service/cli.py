@@ -134,6 +134,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.set_defaults(handler=_simulate)
+
+    p = sub.add_parser("tune", help="search allocator settings with Optuna")
+    p.add_argument(
+        "--scenario", nargs="+", default=["no_delay", "delay"], help="scenarios to score on"
+    )
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--seeds", type=int, default=5, help="campaigns per scenario and trial")
+    p.add_argument("--days", type=int, default=20)
+    p.add_argument("--budget", type=float, default=600.0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the sampler and the campaigns")
+    p.add_argument(
+        "--storage", default=None, help="Optuna storage URL, e.g. sqlite:///study.db (resumable)"
+    )
+    p.add_argument("--study", default="adbandit-tuning", help="study name")
+    p.add_argument("--out", type=Path, default=Path("tuned.toml"), help="best settings (TOML)")
+    p.add_argument("--no-track", action="store_true", help="do not log trials to MLflow")
+    p.set_defaults(handler=_tune)
     return parser
 
 
@@ -414,6 +431,41 @@ def _simulate(args: argparse.Namespace) -> int:
             )
             if run_id:
                 print(f"logged {row.policy} to MLflow run {run_id} ({tracker.uri})")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from experiments.runner import SCENARIOS
+    from experiments.tracking import Tracker
+    from experiments.tuning import tune, write_config
+
+    unknown = [s for s in args.scenario if s not in SCENARIOS]
+    if unknown:
+        raise optimizer.ConfigError(
+            f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}"
+        )
+    tracker = None if args.no_track else Tracker("adbandit-tuning")
+    result = tune(
+        args.scenario,
+        n_trials=args.trials,
+        n_seeds=args.seeds,
+        n_days=args.days,
+        budget=args.budget,
+        seed=args.seed,
+        storage=args.storage,
+        study_name=args.study,
+        tracker=tracker,
+    )
+    path = write_config(
+        result.best_config,
+        args.out,
+        comment=f"tuned by adbandit tune: study {result.study_name}, {result.n_trials} trials, "
+        f"mean conversions {result.best_value:,.1f} on {', '.join(args.scenario)}",
+    )
+    print(f"best of {result.n_trials} trials: {result.best_value:,.1f} conversions per campaign")
+    for key, value in result.best_config.items():
+        print(f"  {key} = {value}")
+    print(f"wrote {path} (use: adbandit recommend STATS --budget B --config {path})")
     return 0
 
 
