@@ -123,9 +123,13 @@ class Tracker:
     ) -> str | None:
         """Log one finished run; returns its run id, or None if it was kept locally.
 
-        ``step_metrics`` has one row per step (its index) and one column per metric.
+        ``step_metrics`` has one row per step (its index) and one column per metric;
+        its names must differ from ``metrics`` (MLflow keeps one latest value per key).
         ``artifacts`` maps a name to a file to attach.
         """
+        if step_metrics is not None and set(step_metrics.columns) & set(metrics or {}):
+            clash = ", ".join(sorted(set(step_metrics.columns) & set(metrics or {})))
+            raise ValueError(f"step metrics and final metrics share names: {clash}")
         all_tags = {
             "git_commit": _git_commit(),
             "adbandit_version": _version(),
@@ -215,8 +219,9 @@ class Tracker:
             shutil.copy(path, folder)
         return folder
 
-    def runs(self, *, max_results: int | None = None) -> pd.DataFrame:
-        """Every run of the experiment (paging past MLflow's 1,000-per-call cap).
+    def runs(self, *, max_results: int | None = None, page_size: int = 1000) -> pd.DataFrame:
+        """Every run of the experiment, fetched ``page_size`` at a time (MLflow caps a call
+        at 1,000 runs; we follow the page token until the last page).
 
         One row per run: ``run_id, name, status, start_time`` then ``params.*``,
         ``metrics.*`` and ``tags.*`` columns.
@@ -224,7 +229,7 @@ class Tracker:
         client, experiment_id = self._connect()
         rows, token = [], None
         while True:
-            page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+            page = client.search_runs([experiment_id], max_results=page_size, page_token=token)
             for r in page:
                 row = {
                     "run_id": r.info.run_id,

@@ -151,6 +151,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("tuned.toml"), help="best settings (TOML)")
     p.add_argument("--no-track", action="store_true", help="do not log trials to MLflow")
     p.set_defaults(handler=_tune)
+
+    p = sub.add_parser("compare", help="compare tracked runs or whole experiments")
+    p.add_argument(
+        "experiments",
+        nargs="*",
+        default=["adbandit-simulations"],
+        help="MLflow experiments (default: adbandit-simulations)",
+    )
+    p.add_argument("--run", nargs="+", default=None, help="only these run ids")
+    p.add_argument("--baseline", default=None, help="run id or run name to compare against")
+    p.add_argument("--figure", default="regret", help="figure to plot (default regret)")
+    p.add_argument("--out", type=Path, default=Path("comparison.png"), help="comparison plot")
+    p.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    p.set_defaults(handler=_compare)
     return parser
 
 
@@ -406,6 +420,9 @@ def _simulate(args: argparse.Namespace) -> int:
             steps = part.groupby("day")[
                 ["regret", "cumulative_regret", "expected_conversions"]
             ].mean()
+            # Step metrics need their own keys: a "regret" step series would overwrite
+            # the run's final "regret" (MLflow shows a key's latest value).
+            steps.columns = [f"daily_{c}" for c in steps.columns]
             run_id = tracker.log_run(
                 f"{label}-{row.policy}",
                 params={
@@ -466,6 +483,47 @@ def _tune(args: argparse.Namespace) -> int:
     for key, value in result.best_config.items():
         print(f"  {key} = {value}")
     print(f"wrote {path} (use: adbandit recommend STATS --budget B --config {path})")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from experiments.compare import FIGURES, compare_runs, comparison_plot
+
+    try:
+        table = compare_runs(args.experiments, run_ids=args.run, baseline=args.baseline)
+    except KeyError as exc:
+        raise optimizer.ConfigError(str(exc.args[0])) from None
+    if table.empty:
+        raise optimizer.ConfigError(f"no runs found in {', '.join(args.experiments)}")
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+        return 0
+    if args.format == "json":
+        print(table.to_json(orient="records", indent=2))
+        return 0
+    figures = [f for f in FIGURES if f in table]
+    name_width = max(12, int(table["name"].astype(str).str.len().max()))
+    print(
+        f"{len(table)} runs from {', '.join(args.experiments)}"
+        + (f"; baseline {args.baseline}" if args.baseline else "")
+    )
+    print()
+    print(f"{'run':<{name_width}}  " + "  ".join(f"{f:>26}" for f in figures))
+    for row in table.itertuples():
+        cells = []
+        for f in figures:
+            value = getattr(row, f)
+            text = "-" if pd.isna(value) else f"{value:,.2f}"
+            if f"{f}_low" in table and not pd.isna(getattr(row, f"{f}_low")):
+                text += f" ({getattr(row, f + '_low'):,.1f}..{getattr(row, f + '_high'):,.1f})"
+            if f"{f}_vs_baseline" in table and not pd.isna(getattr(row, f"{f}_vs_baseline")):
+                text += f" {getattr(row, f + '_vs_baseline'):+.0%}"
+            cells.append(f"{text:>26}")
+        print(f"{str(row.name):<{name_width}}  " + "  ".join(cells))
+    if args.figure in table:
+        path = comparison_plot(table, args.out, args.figure)
+        print()
+        print(f"wrote {path}")
     return 0
 
 

@@ -75,3 +75,59 @@ def test_simulate_command_tracks_every_policy(
     adb = runs[runs["name"] == "delay-adbandit"].iloc[0]
     assert json.loads(adb["params.policy_config"]) == {"max_change": 0.5}
     assert os.path.basename(str(adb["tags.kind"])) == "simulation"
+
+
+def test_tracked_figures_match_the_summary_and_compare(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from experiments.compare import compare_runs
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    out = tmp_path / "sim"
+    code = main(
+        [
+            "simulate",
+            "no_delay",
+            "--policy",
+            "uniform",
+            "adbandit",
+            "--seeds",
+            "2",
+            "--days",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    summary = pd.read_csv(out / "summary.csv").set_index("policy")
+    table = compare_runs(["adbandit-simulations"], baseline="no_delay-uniform", uri=uri)
+    table = table.set_index("name")
+    # the final "regret" is the run's total, not the last day's (a step-metric clash)
+    assert table.loc["no_delay-adbandit", "regret"] == pytest.approx(
+        summary.loc["adbandit", "regret"]
+    )
+    assert table.loc["no_delay-uniform", "regret_vs_baseline"] == 0.0
+    expected = summary.loc["adbandit", "regret"] / summary.loc["uniform", "regret"] - 1
+    assert table.loc["no_delay-adbandit", "regret_vs_baseline"] == pytest.approx(expected)
+    capsys.readouterr()
+    assert (
+        main(["compare", "--baseline", "no_delay-uniform", "--out", str(tmp_path / "c.png")]) == 0
+    )
+    assert "2 runs from adbandit-simulations; baseline no_delay-uniform" in capsys.readouterr().out
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_runs_are_paged(tmp_path: Path) -> None:
+    tracker = Tracker("paged", uri=f"sqlite:///{tmp_path / 'mlflow.db'}", root=tmp_path)
+    for i in range(5):
+        tracker.log_run(f"r{i}", metrics={"x": float(i)})
+    assert len(tracker.runs(page_size=2)) == 5  # three pages
+    assert len(tracker.runs()) == 5
+
+
+def test_step_and_final_metric_names_must_differ(tmp_path: Path) -> None:
+    tracker = Tracker("clash", uri=f"sqlite:///{tmp_path / 'mlflow.db'}", root=tmp_path)
+    with pytest.raises(ValueError, match="share names: regret"):
+        tracker.log_run("x", metrics={"regret": 1.0}, step_metrics=pd.DataFrame({"regret": [1.0]}))
