@@ -355,12 +355,16 @@ def stopping_rule(
     min_chance_to_be_best: float = 0.95,
     max_expected_loss_rel: float = 0.005,
     min_users: int = 1000,
+    min_conversions: int = 50,
+    sample_for: Literal["all", "leader"] = "all",
     srm: dict[str, object] | None = None,
 ) -> AbDecision:
     """Stop when the leader's chance to be best >= ``min_chance_to_be_best`` AND its
-    expected loss (relative to the control's rate) <= ``max_expected_loss_rel`` AND
-    every variant has at least ``min_users`` (or, without users, 50 conversions).
-    A sample-ratio mismatch blocks any stop: the data cannot be trusted."""
+    expected loss (relative to the control's rate) <= ``max_expected_loss_rel`` AND the
+    minimum sample is reached: ``min_users`` per variant, or ``min_conversions`` where
+    the counts have no users (conversions per spend). ``sample_for="leader"`` asks it
+    of the leader only (a bandit starves weak arms on purpose). A sample-ratio
+    mismatch blocks any stop: the data cannot be trusted."""
     if srm is not None and srm.get("mismatch"):
         return AbDecision(
             False, None, f"do not stop: sample ratio mismatch (p = {srm['p_value']:.2g})"
@@ -369,16 +373,14 @@ def stopping_rule(
     name = str(result["variant"].iloc[lead])
     p = float(result["chance_to_be_best"].iloc[lead])
     loss = float(result["expected_loss_rel"].iloc[lead])
-    if "users" in result:
-        small = result[result["users"] < min_users]
-        enough = small.empty
-        need = f"every variant needs {min_users:,} users ({', '.join(small['variant'])} short)"
-    else:
-        small = result[result["conversions"] < 50]
-        enough = small.empty
-        need = f"every variant needs 50 conversions ({', '.join(small['variant'])} short)"
-    if not enough:
-        return AbDecision(False, None, f"keep going: {need}")
+    column, need = ("users", min_users) if "users" in result else ("conversions", min_conversions)
+    short = result[column].to_numpy() < need
+    if sample_for == "leader":
+        short = short & (np.arange(len(result)) == lead)
+    if short.any():
+        who = f"the leader {name} needs" if sample_for == "leader" else "every variant needs"
+        names = ", ".join(result.loc[short, "variant"].astype(str)[:3])
+        return AbDecision(False, None, f"keep going: {who} {need:,} {column} ({names} short)")
     if p < min_chance_to_be_best:
         return AbDecision(
             False,

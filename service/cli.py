@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", default="table", choices=["table", "json", "csv"])
     p.set_defaults(handler=_abtest_analyze)
+    p = ab.add_parser("run", help="run a whole A/B or bandit test unattended and report")
+    p.add_argument("config", type=Path, help="test settings (YAML), see experiments.autotest")
+    p.add_argument("--out", type=Path, default=Path("abtest-report"), help="report folder")
+    p.set_defaults(handler=_abtest_run)
 
     p = sub.add_parser("simulate", help="play policies against simulated campaigns")
     p.add_argument(
@@ -524,6 +528,26 @@ def _compare(args: argparse.Namespace) -> int:
         path = comparison_plot(table, args.out, args.figure)
         print()
         print(f"wrote {path}")
+    return 0
+
+
+def _abtest_run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from experiments.autotest import run_autotest
+
+    try:
+        settings = yaml.safe_load(args.config.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise optimizer.ConfigError(f"cannot read {args.config}: {exc}") from None
+    if not isinstance(settings, dict):
+        raise optimizer.ConfigError(f"{args.config} must hold a mapping of settings")
+    result = run_autotest(settings, args.out)
+    print(
+        f"{'Stopped' if result.stopped else 'Not stopped'} after {result.days_run} days: "
+        f"{result.reason}"
+    )
+    print(f"report: {result.report}")
     return 0
 
 
