@@ -106,6 +106,13 @@ def run_autotest(settings: dict[str, Any], out: str | Path) -> AutoTestResult:
     day = 0
     for day in range(1, days + 1):
         if campaign is not None:
+            running = campaign.active()  # arms launched or retired mid-flight
+            spend = np.where(running, spend, 0.0)
+            spend = (
+                spend * budget / spend.sum()
+                if spend.sum() > 0
+                else running * budget / running.sum()
+            )
             campaign.play(spend)
             stats = optimizer.load_stats(campaign.stats())
             as_of = campaign.today

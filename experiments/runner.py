@@ -47,6 +47,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "delay": {"delay_mean_days": 3.0},
     "saturation": {"saturation": 60.0},
     "fatigue": {"fatigue_per_day": 0.03},
+    "churn": {"churn": True},
 }
 
 
@@ -124,20 +125,21 @@ class AdbanditPolicy:
     config: optimizer.ThompsonConfig = field(default_factory=optimizer.ThompsonConfig)
     delay: Any = "auto"
     name: str = "adbandit"
-    _last: np.ndarray | None = None
+    _last: dict[tuple[str, str], float] | None = None
 
     def allocate(self, stats, budget, arms, as_of, rng):  # type: ignore[no-untyped-def]
         if stats.empty or stats["spend"].sum() <= 0:
             return np.full(len(arms), budget / len(arms))
-        current = None
-        if self.config.max_change is not None and self._last is not None:
-            current = pd.DataFrame(
-                {
-                    "creative": [a for a, _ in arms],
-                    "audience": [b for _, b in arms],
-                    "budget": self._last,
-                }
-            )
+        # The current split names today's arms (new ones start at 0, retired ones are
+        # gone) and carries yesterday's spend for the change cap.
+        last = self._last or {}
+        current = pd.DataFrame(
+            {
+                "creative": [a for a, _ in arms],
+                "audience": [b for _, b in arms],
+                "budget": [last.get(arm, 0.0) for arm in arms],
+            }
+        )
         rec = optimizer.recommend(
             stats,
             budget,
@@ -149,7 +151,7 @@ class AdbanditPolicy:
         )
         by_arm = rec.allocations.set_index(["creative", "audience"])["budget"]
         spend = by_arm.reindex(pd.MultiIndex.from_tuples(arms)).fillna(0.0).to_numpy()
-        self._last = spend
+        self._last = dict(zip(arms, spend, strict=True))
         return spend
 
 
@@ -173,6 +175,7 @@ def make_policy(name: str, config: Mapping[str, Any] | None = None) -> BasePolic
 def _oracle_spend(campaign: SimulatedCampaign, budget: float) -> np.ndarray:
     day = campaign.n_days
     r = np.array([a.rate * np.exp(-a.fatigue_per_day * day) for a in campaign.arms])
+    r = np.where(campaign.active(), r, 0.0)
     k = np.array([a.saturation or np.inf for a in campaign.arms])
     return optimal_split(r[None, :], k[None, :], budget)[0]
 
@@ -205,10 +208,13 @@ def run_policy(
     rows = []
     for day in range(n_days):
         stats = campaign.stats()
-        spend = np.asarray(policy.allocate(stats, budget, arms, campaign.today, rng), float)
-        if spend.shape != (len(arms),) or np.any(spend < -1e-9) or abs(spend.sum() - budget) > 0.02:
+        running = campaign.active()
+        today = [arm for arm, on in zip(arms, running, strict=True) if on]
+        part = np.asarray(policy.allocate(stats, budget, today, campaign.today, rng), float)
+        if part.shape != (len(today),) or np.any(part < -1e-9) or abs(part.sum() - budget) > 0.02:
             raise RuntimeError(f"policy {policy.name} returned an invalid split on day {day}")
-        spend = np.maximum(spend, 0.0)
+        spend = np.zeros(len(arms))
+        spend[running] = np.maximum(part, 0.0)
         expected = campaign.expected_conversions(spend)
         oracle = campaign.expected_conversions(_oracle_spend(campaign, budget))
         campaign.play(spend)

@@ -39,6 +39,11 @@ class ArmTruth:
     value: float = 50.0  # mean value per conversion
     saturation: float | None = None  # K: spend where returns have fallen to 1/e
     fatigue_per_day: float = 0.0  # relative decline of the rate per day
+    first_day: int = 0  # the arm is launched on this day
+    last_day: int | None = None  # ... and retired after this day (None: never)
+
+    def active_on(self, day: int) -> bool:
+        return day >= self.first_day and (self.last_day is None or day <= self.last_day)
 
 
 @dataclass
@@ -59,7 +64,7 @@ class SimulatedCampaign:
     _rng: np.random.Generator = field(init=False, repr=False)
     _events: list[pd.DataFrame] = field(init=False, repr=False, default_factory=list)
     # (day, spend, impressions, clicks) per day played
-    _spend_rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = field(
+    _spend_rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
         init=False, repr=False, default_factory=list
     )
     _days: int = field(init=False, default=0)
@@ -76,6 +81,11 @@ class SimulatedCampaign:
         """The next day to be played (= the ``as_of`` of the stats so far)."""
         return self.start + dt.timedelta(days=self._days)
 
+    def active(self, day: int | None = None) -> np.ndarray:
+        """Which arms run on ``day`` (default today): launched and not yet retired."""
+        t = self._days if day is None else day
+        return np.array([arm.active_on(t) for arm in self.arms])
+
     def expected_conversions(self, spend: np.ndarray, day: int | None = None) -> np.ndarray:
         """True expected conversions per arm for a day's spend (for regret)."""
         t = self._days if day is None else day
@@ -88,13 +98,15 @@ class SimulatedCampaign:
             else:
                 out[i] = arm.rate * spend[i]
             out[i] *= fatigue
-        return out
+        return np.where(self.active(t), out, 0.0)
 
     def play(self, spend: np.ndarray) -> None:
         """Spend ``spend[i]`` on arm i today; draw conversions and their arrival times."""
         spend = np.round(np.asarray(spend, dtype=float), 2)
         if spend.shape != (len(self.arms),) or np.any(spend < 0) or not np.all(np.isfinite(spend)):
             raise ValueError("spend must be one finite, non-negative amount per arm")
+        if np.any(spend[~self.active()] > 0):
+            raise ValueError("spend on an arm that is not running today (not launched or retired)")
         rng = self._rng
         mean = self.expected_conversions(spend)
         conversions = rng.poisson(mean)
@@ -119,9 +131,8 @@ class SimulatedCampaign:
             )
         )
         impressions = rng.poisson(spend * self.impressions_per_spend)
-        self._spend_rows.append(
-            (self._days, spend, impressions, rng.binomial(impressions, self.ctr))
-        )
+        clicks = rng.binomial(impressions, self.ctr)
+        self._spend_rows.append((self._days, spend, impressions, clicks, self.active()))
         self._days += 1
 
     def stats(self, as_of_day: int | None = None) -> pd.DataFrame:
@@ -133,14 +144,13 @@ class SimulatedCampaign:
             else pd.DataFrame(columns=["arm", "day", "arrival", "value"])
         )
         seen = events[(events["arrival"] < now) & (events["day"] < now)]
-        n_arms = len(self.arms)
         grouped = seen.groupby(["day", "arm"]).agg(conv=("value", "size"), rev=("value", "sum"))
         rows = []
-        for day, spend, impressions, clicks in self._spend_rows:
+        for day, spend, impressions, clicks, running in self._spend_rows:
             if day >= now:
                 continue
             date = (self.start + dt.timedelta(days=day)).isoformat()
-            for i in range(n_arms):
+            for i in np.flatnonzero(running):
                 key = (day, i)
                 conv = int(grouped["conv"].get(key, 0))
                 rows.append(
@@ -170,6 +180,7 @@ def make_campaign(
     immediate_share: float = 0.0,
     saturation: float | None = None,
     fatigue_per_day: float = 0.0,
+    churn: bool = False,
     seed: Seed = None,
 ) -> SimulatedCampaign:
     """A creative x audience grid with main effects and cell noise (see ArmTruth).
@@ -177,7 +188,8 @@ def make_campaign(
     Rates: ``base_rate * creative_effect * audience_effect * Gamma(cell_shape)/cell_shape``
     with log-normal effects of sd ``effect_sd``. ``saturation`` (per arm, in money per
     day) turns on diminishing returns; ``fatigue_per_day`` makes the first creative wear
-    out.
+    out; ``churn`` launches a new creative ("c_new") on day 10 and retires creative c1
+    after day 19.
     """
     rng = as_generator(seed)
     c_eff = rng.lognormal(0.0, effect_sd, n_creatives)
@@ -194,6 +206,21 @@ def make_campaign(
                     value=float(rng.lognormal(np.log(50), 0.3)),
                     saturation=saturation,
                     fatigue_per_day=fatigue_per_day if i == 0 else 0.0,
+                    last_day=19 if churn and i == 1 else None,
+                )
+            )
+    if churn:
+        new_effect = rng.lognormal(0.3, effect_sd)  # launched because it looked promising
+        for j in range(n_audiences):
+            rate = base_rate * new_effect * a_eff[j] * rng.gamma(cell_shape, 1.0 / cell_shape)
+            arms.append(
+                ArmTruth(
+                    creative="c_new",
+                    audience=f"a{j}",
+                    rate=float(rate),
+                    value=float(rng.lognormal(np.log(50), 0.3)),
+                    saturation=saturation,
+                    first_day=10,
                 )
             )
     return SimulatedCampaign(

@@ -74,3 +74,22 @@ def test_summary_and_errors() -> None:
         make_policy("greedy")
     with pytest.raises(optimizer.ConfigError, match="unknown setting"):
         make_policy("adbandit", {"flor": 0.1})
+
+
+def test_arms_launched_and_retired_mid_flight() -> None:
+    from experiments.simulate import make_campaign
+
+    campaign = make_campaign(churn=True, seed=1)
+    assert campaign.active().sum() == 12  # c_new not launched yet
+    with pytest.raises(ValueError, match="not running today"):
+        campaign.play(np.full(15, 40.0))
+    daily = run_policy(AdbanditPolicy(), "churn", seed=1, n_days=25)
+    assert np.isfinite(daily["regret"]).all() and len(daily) == 25
+    sim = make_campaign(churn=True, seed=2)
+    for _ in range(22):
+        spend = np.where(sim.active(), 600.0 / sim.active().sum(), 0.0)
+        sim.play(spend)
+    report = sim.stats()
+    by_day = report.groupby("date")["creative"].agg(lambda c: set(c))
+    assert "c_new" not in by_day.iloc[9] and "c_new" in by_day.iloc[10]
+    assert "c1" in by_day.iloc[19] and "c1" not in by_day.iloc[20]
