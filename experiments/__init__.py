@@ -1,19 +1,21 @@
-"""adbandit's experiments: simulated campaigns and Bayesian A/B readouts.
+"""adbandit's experiments: simulations, A/B and bandit tests, tuning, tracking, comparison.
 
 Quickstart::
 
     import experiments
 
-    counts = pd.DataFrame({"variant": ["A", "B"], "users": [1000, 1000],
-                           "conversions": [100, 130]})
-    result = experiments.analyze_ab(counts, control="A")      # one row per variant
+    daily = experiments.run_many(["adbandit", "uniform"], "delay", n_seeds=20, workers=2)
+    experiments.summarize(daily, baseline="uniform")        # regret with 95% intervals
+
+    result = experiments.analyze_ab(counts, control="A")    # Bayesian A/B readout
     experiments.stopping_rule(result, srm=experiments.srm_check(counts))
 
-    campaign = experiments.make_campaign(delay_mean_days=3, seed=1)  # known truth
-    campaign.play(spend)                                        # one day of spend
-    campaign.stats()                                            # what a platform reports
+    experiments.run_autotest({"mode": "bandit", "scenario": "delay"}, "report/")
+    experiments.tune(["no_delay", "delay"], n_trials=20)    # Optuna (lazy import)
+    experiments.Tracker("adbandit-simulations").runs()      # MLflow (lazy import)
 
-MLflow tracking, the policy runner, tuning and comparison are still to come.
+Only experiments.tracking imports mlflow and only experiments.tuning imports optuna,
+both on first use.
 """
 
 from .abtest import (
@@ -25,17 +27,55 @@ from .abtest import (
     srm_check,
     stopping_rule,
 )
+from .autotest import AutoTestResult, run_autotest
+from .compare import compare_runs, comparison_plot
+from .runner import (
+    POLICIES,
+    SCENARIOS,
+    AdbanditPolicy,
+    BasePolicy,
+    EpsilonGreedyPolicy,
+    FixedSplitPolicy,
+    UniformPolicy,
+    make_policy,
+    run_many,
+    run_policy,
+    summarize,
+)
 from .simulate import ArmTruth, SimulatedCampaign, make_campaign
+from .tracking import Tracker, TrackingWarning, default_tracking_uri
+from .tuning import TuningResult, tune, write_config
 
 __all__ = [
     "METRICS",
+    "POLICIES",
+    "SCENARIOS",
     "AbDecision",
+    "AdbanditPolicy",
     "ArmTruth",
+    "AutoTestResult",
+    "BasePolicy",
+    "EpsilonGreedyPolicy",
+    "FixedSplitPolicy",
     "InvalidCountsError",
     "SimulatedCampaign",
+    "Tracker",
+    "TrackingWarning",
+    "TuningResult",
+    "UniformPolicy",
     "analyze_ab",
+    "compare_runs",
+    "comparison_plot",
+    "default_tracking_uri",
     "load_counts",
     "make_campaign",
+    "make_policy",
+    "run_autotest",
+    "run_many",
+    "run_policy",
     "srm_check",
     "stopping_rule",
+    "summarize",
+    "tune",
+    "write_config",
 ]
