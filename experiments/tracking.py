@@ -27,7 +27,15 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["TrackingWarning", "Tracker", "data_fingerprint", "default_tracking_uri"]
+__all__ = [
+    "Tracker",
+    "TrackingWarning",
+    "data_fingerprint",
+    "default_tracking_uri",
+    "file_fingerprint",
+    "log_abtest",
+    "log_recommendation",
+]
 
 _BATCH = 1000  # MLflow accepts at most 1000 metrics per log_batch call
 
@@ -258,3 +266,76 @@ class Tracker:
 def _param(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:6000]
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """sha256 of a file's bytes, first 16 hex digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def log_recommendation(
+    rec: Any, stats_path: str | Path, tracker: Tracker | None = None
+) -> str | None:
+    """Log one :class:`optimizer.Recommendation` (settings, figures, the split as CSV)."""
+    import tempfile
+
+    tracker = tracker or Tracker("adbandit-recommendations")
+    payload = rec.to_dict()
+    table = rec.allocations
+    with tempfile.TemporaryDirectory() as folder:
+        split = Path(folder) / "allocations.csv"
+        table.to_csv(split, index=False)
+        config = Path(folder) / "recommendation.json"
+        config.write_text(json.dumps(payload, indent=2))
+        return tracker.log_run(
+            f"{rec.campaign}-{rec.as_of.isoformat()}",
+            params={
+                "budget": rec.budget,
+                "objective": rec.objective,
+                "as_of": rec.as_of.isoformat(),
+                "seed": rec.seed,
+                "config": payload["config"],
+                "delay": payload["delay"]["description"],
+            },
+            metrics={
+                "expected_conversions": float(table["expected_conversions"].sum()),
+                "n_arms": float(len(table)),
+                "p_best_max": float(table["p_best"].max()),
+                "p_best_error": float(rec.p_best_error),
+                "prior_strength": float(rec.prior_strength),
+            },
+            artifacts={"allocations": split, "recommendation": config},
+            tags={"kind": "recommendation", "stats_sha256": file_fingerprint(stats_path)},
+        )
+
+
+def log_abtest(
+    name: str,
+    readout: pd.DataFrame,
+    decision: Any,
+    params: Mapping[str, Any],
+    artifacts: Mapping[str, str | Path] | None = None,
+    step_metrics: pd.DataFrame | None = None,
+    tracker: Tracker | None = None,
+) -> str | None:
+    """Log an A/B readout or a whole unattended test with its verdict."""
+    tracker = tracker or Tracker("adbandit-abtests")
+    lead = int(readout["chance_to_be_best"].to_numpy().argmax())
+    return tracker.log_run(
+        name,
+        params={**dict(params), "verdict": decision.reason},
+        metrics={
+            "stopped": float(decision.stop),
+            "leader_chance_to_be_best": float(readout["chance_to_be_best"].iloc[lead]),
+            "leader_expected_loss_rel": float(readout["expected_loss_rel"].iloc[lead]),
+            "n_variants": float(len(readout)),
+        },
+        step_metrics=step_metrics,
+        artifacts=artifacts or {},
+        tags={"kind": "abtest", "winner": str(decision.winner or "")},
+        data=readout,
+    )

@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--campaign", default=None, help="campaign to use when the stats hold several")
     p.add_argument("--objective", default="conversions", choices=list(optimizer.OBJECTIVES))
     p.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    p.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
     _delay_args(p)
     p.set_defaults(handler=_recommend)
 
@@ -177,6 +178,12 @@ def _recommend(args: argparse.Namespace) -> int:
         sys.stdout.write(rec.allocations.to_csv(index=False))
     else:
         print(format_recommendation(rec))
+    if not args.no_track:
+        from experiments.tracking import log_recommendation
+
+        run_id = log_recommendation(rec, args.stats)
+        if run_id:
+            print(f"tracked as MLflow run {run_id}", file=sys.stderr)
     return 0
 
 

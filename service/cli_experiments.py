@@ -39,10 +39,12 @@ def add_experiment_commands(sub: Any) -> None:
         help="stopping rule: expected loss tolerated, relative to the control",
     )
     p.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    p.add_argument("--no-track", action="store_true", help="do not log the readout to MLflow")
     p.set_defaults(handler=_abtest_analyze)
     p = ab.add_parser("run", help="run a whole A/B or bandit test unattended and report")
     p.add_argument("config", type=Path, help="test settings (YAML), see experiments.autotest")
     p.add_argument("--out", type=Path, default=Path("abtest-report"), help="report folder")
+    p.add_argument("--no-track", action="store_true", help="do not log the test to MLflow")
     p.set_defaults(handler=_abtest_run)
 
     p = sub.add_parser("simulate", help="play policies against simulated campaigns")
@@ -110,6 +112,25 @@ def _abtest_analyze(args: argparse.Namespace) -> int:
     decision = stopping_rule(
         result, min_users=args.min_users, max_expected_loss_rel=args.max_loss, srm=srm
     )
+    if not args.no_track:
+        from experiments.tracking import log_abtest
+
+        run_id = log_abtest(
+            f"analyze-{args.counts.stem}",
+            result,
+            decision,
+            {
+                "counts": str(args.counts),
+                "control": args.control,
+                "metric": args.metric,
+                "level": args.level,
+                "min_users": args.min_users,
+                "max_loss": args.max_loss,
+            },
+            artifacts={"counts": args.counts},
+        )
+        if run_id:
+            print(f"tracked as MLflow run {run_id}", file=sys.stderr)
     if args.format == "json":
         payload = {
             "variants": json.loads(result.to_json(orient="records")),
@@ -348,4 +369,25 @@ def _abtest_run(args: argparse.Namespace) -> int:
         f"{result.reason}"
     )
     print(f"report: {result.report}")
+    if not args.no_track:
+        from experiments import AbDecision
+        from experiments.tracking import log_abtest
+
+        leader = result.daily.loc[result.daily.groupby("day")["p_best"].idxmax()]
+        steps = pd.DataFrame(
+            {"daily_leader_p_best": leader["p_best"].to_numpy()},
+            index=leader["day"].to_numpy() - 1,
+        )
+        folder = result.report.parent
+        run_id = log_abtest(
+            f"run-{args.config.stem}",
+            result.readout,
+            AbDecision(result.stopped, result.winner, result.reason),
+            {"config": settings, "days_run": result.days_run},
+            artifacts={p.name: p for p in sorted(folder.glob("*.png"))}
+            | {"report": result.report, "daily": folder / "daily.csv"},
+            step_metrics=steps,
+        )
+        if run_id:
+            print(f"tracked as MLflow run {run_id}")
     return 0

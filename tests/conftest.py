@@ -44,3 +44,17 @@ def sample_current_path() -> str:
 
 def frame(*rows: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame(list(rows))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tracking_store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Tests never write MLflow runs into the repository: one temporary store per session
+    (per xdist worker). Tests that need their own store set MLFLOW_TRACKING_URI."""
+    folder = tmp_path_factory.mktemp("mlruns")
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
+    yield
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old

@@ -131,3 +131,31 @@ def test_step_and_final_metric_names_must_differ(tmp_path: Path) -> None:
     tracker = Tracker("clash", uri=f"sqlite:///{tmp_path / 'mlflow.db'}", root=tmp_path)
     with pytest.raises(ValueError, match="share names: regret"):
         tracker.log_run("x", metrics={"regret": 1.0}, step_metrics=pd.DataFrame({"regret": [1.0]}))
+
+
+def test_cli_recommendations_and_ab_readouts_are_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    sample = Path(__file__).parents[2] / "data" / "sample_stats.csv"
+    assert (
+        main(["recommend", str(sample), "--budget", "900", "--seed", "3", "--format", "json"]) == 0
+    )
+    out, err = capsys.readouterr()
+    assert json.loads(out)["budget"] == 900.0  # stdout stays pure JSON
+    assert "tracked as MLflow run" in err
+    runs = Tracker("adbandit-recommendations", uri=uri).runs()
+    row = runs.iloc[0]
+    assert row["tags.kind"] == "recommendation" and row["params.budget"] == "900.0"
+    assert (
+        json.loads(row["params.config"])["floor"] == 0.002 and len(row["tags.stats_sha256"]) == 16
+    )
+    counts = tmp_path / "ab.csv"
+    counts.write_text("variant,users,conversions\nA,2000,200\nB,2000,236\n")
+    assert main(["abtest", "analyze", str(counts), "--control", "A"]) == 0
+    ab = Tracker("adbandit-abtests", uri=uri).runs().iloc[0]
+    assert ab["tags.kind"] == "abtest" and ab["tags.winner"] == "B"
+    assert ab["metrics.stopped"] == 1.0
+    assert main(["recommend", str(sample), "--budget", "900", "--no-track"]) == 0
+    assert len(Tracker("adbandit-recommendations", uri=uri).runs()) == 1
