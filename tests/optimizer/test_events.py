@@ -168,3 +168,15 @@ def test_fitted_curve_drives_a_recommendation() -> None:
 
     rec = optimizer.recommend(played(3.0, seed=5), 600, delay=curve)
     assert rec.delay.source == "events" and (rec.allocations["maturity"] < 1).all()
+
+
+def test_golden_exponential_mle_without_binding_truncation() -> None:
+    from optimizer.events import _fit_parametric
+
+    delays = np.array([0.5, 1.0, 2.0, 4.5])
+    curve, nll = _fit_parametric("exponential", delays, np.full(4, 1e6))
+    assert curve.params["mean_days"] == pytest.approx(2.0, rel=1e-6)  # the sample mean
+    assert nll == pytest.approx(4 * np.log(2.0) + 8.0 / 2.0, rel=1e-6)  # -sum log f
+    # a binding window pulls the estimate up: delays could not exceed 5 days
+    truncated, _ = _fit_parametric("exponential", delays, np.full(4, 5.0))
+    assert truncated.params["mean_days"] > 2.0
