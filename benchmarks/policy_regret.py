@@ -25,12 +25,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS)[:4])
     args = parser.parse_args()
     rows = []
     head = f"regret over {args.days} days (95% CI)"
     print(f"| scenario | policy | {head} | conversions | CPA | vs uniform |")
     print("|---|---|---:|---:|---:|---:|")
-    for scenario in SCENARIOS:
+    for scenario in args.scenarios:
         daily = run_many(
             POLICIES, scenario, n_seeds=args.seeds, n_days=args.days, workers=args.workers
         )
@@ -46,7 +47,7 @@ def main() -> None:
             )
             rows.append({"scenario": scenario, **row._asdict()})
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "policy_regret.json"
+    out = RESULTS / f"policy_regret_{'_'.join(args.scenarios)}.json"
     out.write_text(
         json.dumps({"seeds": args.seeds, "days": args.days, "rows": rows}, indent=2, default=float)
     )

@@ -58,6 +58,11 @@ class ThompsonConfig:
     min_spend_cv : float, default 0.2
         Daily spend must vary at least this much (coefficient of variation) for an
         arm's curve to be fitted.
+    saturation_evidence : float, default 0.9
+        The curves are used only when the pooled evidence that returns diminish
+        (:attr:`optimizer.response.ResponseCurves.p_campaign_saturating`) exceeds
+        this. A per-arm gate ("some arm above 0.5") fires by chance in campaigns
+        with hundreds of arms even when returns are linear.
 
     Allocation
     ----------
@@ -98,6 +103,7 @@ class ThompsonConfig:
     response: Literal["auto", "linear"] = "auto"
     response_draws: int = 400
     min_spend_cv: float = 0.2
+    saturation_evidence: float = 0.9
     p_best_method: PBestMethod = "auto"
     p_best_tol: float = 1e-4
     n_draws: int = 10_000
@@ -181,6 +187,11 @@ class ThompsonConfig:
             "must be an integer >= 50",
         )
         need(finite("min_spend_cv") and self.min_spend_cv >= 0, "min_spend_cv", "must be >= 0")
+        need(
+            finite("saturation_evidence") and 0 < self.saturation_evidence < 1,
+            "saturation_evidence",
+            "must be in (0, 1)",
+        )
         need(
             isinstance(self.n_draws, int) and not isinstance(self.n_draws, bool),
             "n_draws",

@@ -381,7 +381,8 @@ def _response(
     day: dt.date,
     config: ThompsonConfig,
 ) -> ResponseCurves | None:
-    """Response curves if some arm more likely saturates than not, else None (linear)."""
+    """Response curves if the pooled evidence of saturation exceeds
+    ``config.saturation_evidence``, else None (linear)."""
     if config.response == "linear":
         return None
     age = (pd.Timestamp(day) - used["date"]).dt.days.to_numpy(float)
@@ -393,7 +394,7 @@ def _response(
         maturity=curve.maturity(age),
         min_spend_cv=config.min_spend_cv,
     )
-    return curves if bool((curves.p_saturating > 0.5).any()) else None
+    return curves if curves.p_campaign_saturating > config.saturation_evidence else None
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def test_posterior_finds_saturation_only_where_spend_varied() -> None:
 def test_recommend_spreads_budget_when_the_best_arm_saturates() -> None:
     campaign = make_campaign(saturation=40.0, seed=3)
     rng = np.random.default_rng(3)
-    for _ in range(20):  # varied spend so the curves can be seen
+    for _ in range(30):  # varied spend so the curves can be seen
         campaign.play(rng.uniform(5, 150, 12).round(2))
     stats = campaign.stats()
     linear = optimizer.recommend(
@@ -103,3 +103,22 @@ def test_recommend_spreads_budget_when_the_best_arm_saturates() -> None:
     assert "returns diminish past about" in reason
     again = optimizer.recommend(stats, 600, delay="none", seed=4)
     pd.testing.assert_frame_equal(curved.allocations, again.allocations)
+
+
+def test_pooled_gate_ignores_chance_saturation_in_big_linear_campaigns() -> None:
+    rng = np.random.default_rng(8)
+    n_arms, n_days = 400, 30
+    rate = rng.gamma(8, 0.03 / 8, n_arms)
+    spend = rng.uniform(5, 50, (n_days, n_arms))
+    rows = pd.DataFrame(
+        {
+            "creative": np.tile([f"c{i}" for i in range(n_arms)], n_days),
+            "audience": "a",
+            "spend": spend.ravel(),
+            "conversions": rng.poisson(spend * rate).ravel(),
+        }
+    )
+    arms = pd.DataFrame({"creative": [f"c{i}" for i in range(n_arms)], "audience": "a"})
+    curves = fit_response(rows, arms, np.full(n_arms, 2.0), np.full(n_arms, 2.0 / 0.03))
+    assert (curves.p_saturating > 0.5).sum() > 20  # a per-arm gate would fire by chance
+    assert curves.p_campaign_saturating < 1e-6  # the pooled evidence says linear
