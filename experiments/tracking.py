@@ -101,7 +101,13 @@ class Tracker:
 
     def _connect(self) -> tuple[Any, str]:
         if self._client is None:
+            import logging
+
             from mlflow.tracking import MlflowClient
+
+            # MLflow and its migrations log at INFO on first use: noise on a CLI.
+            for name in ("mlflow", "alembic"):
+                logging.getLogger(name).setLevel(logging.WARNING)
 
             self._client = MlflowClient(tracking_uri=self.uri)
         if self._experiment_id is None:
