@@ -190,22 +190,32 @@ class Tracker:
             run_tags["mlflow.parentRunId"] = parent_run_id
         run = client.create_run(experiment_id, run_name=name, tags=run_tags)
         run_id = run.info.run_id
-        now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-        batch: list[Any] = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
-        if step_metrics is not None:
-            for step, row in step_metrics.iterrows():
-                batch += [
-                    Metric(str(k), float(v), now, int(step)) for k, v in row.items() if pd.notna(v)
-                ]
-        params_list = [Param(str(k), _param(v)) for k, v in params.items()]
-        client.log_batch(run_id, params=params_list[:100])
-        for i in range(100, len(params_list), 100):
-            client.log_batch(run_id, params=params_list[i : i + 100])
-        for i in range(0, len(batch), _BATCH):
-            client.log_batch(run_id, metrics=batch[i : i + _BATCH])
-        for path in artifacts.values():
-            client.log_artifact(run_id, str(path))
-        client.set_terminated(run_id)
+        try:
+            now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+            batch: list[Any] = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+            if step_metrics is not None:
+                for step, row in step_metrics.iterrows():
+                    batch += [
+                        Metric(str(k), float(v), now, int(step))
+                        for k, v in row.items()
+                        if pd.notna(v)
+                    ]
+            params_list = [Param(str(k), _param(v)) for k, v in params.items()]
+            client.log_batch(run_id, params=params_list[:100])
+            for i in range(100, len(params_list), 100):
+                client.log_batch(run_id, params=params_list[i : i + 100])
+            for i in range(0, len(batch), _BATCH):
+                client.log_batch(run_id, metrics=batch[i : i + _BATCH])
+            for path in artifacts.values():
+                client.log_artifact(run_id, str(path))
+            client.set_terminated(run_id)
+        except Exception:
+            # Do not leave a half-written run looking alive; the caller keeps it locally.
+            try:
+                client.set_terminated(run_id, status="FAILED")
+            except Exception:
+                pass
+            raise
         return str(run_id)
 
     def _keep_locally(
@@ -227,10 +237,12 @@ class Tracker:
             "metrics": {k: float(v) for k, v in metrics.items()},
             "tags": dict(tags),
             "step_metrics": None if step_metrics is None else step_metrics.to_dict(orient="list"),
+            "missing_artifacts": [str(p) for p in artifacts.values() if not Path(p).is_file()],
         }
         (folder / "run.json").write_text(json.dumps(payload, indent=2))
         for path in artifacts.values():
-            shutil.copy(path, folder)
+            if Path(path).is_file():
+                shutil.copy(path, folder)
         return folder
 
     def runs(self, *, max_results: int | None = None, page_size: int = 1000) -> pd.DataFrame:

@@ -159,3 +159,16 @@ def test_cli_recommendations_and_ab_readouts_are_runs(
     assert ab["metrics.stopped"] == 1.0
     assert main(["recommend", str(sample), "--budget", "900", "--no-track"]) == 0
     assert len(Tracker("adbandit-recommendations", uri=uri).runs()) == 1
+
+
+def test_half_written_run_is_marked_failed_and_kept(tmp_path: Path) -> None:
+    tracker = Tracker("partial", uri=f"sqlite:///{tmp_path / 'mlflow.db'}", root=tmp_path)
+    with pytest.warns(TrackingWarning, match="the run was saved to"):
+        run_id = tracker.log_run(
+            "partial", metrics={"x": 1.0}, artifacts={"gone": tmp_path / "missing.csv"}
+        )
+    assert run_id is None
+    runs = tracker.runs()
+    assert runs["status"].tolist() == ["FAILED"]  # not left RUNNING
+    saved = json.loads(next((tmp_path / "mlruns" / "unsent").glob("*/run.json")).read_text())
+    assert saved["metrics"] == {"x": 1.0} and saved["missing_artifacts"][0].endswith("missing.csv")
