@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -421,26 +421,37 @@ def _p_best(
     seed: Seed,
     values: ValuePosteriors | None = None,
 ) -> PBest:
-    """P(best) of conversions per spend, or of revenue per spend when ``values`` is given."""
+    """P(best) of conversions per spend, or of revenue per spend when ``values`` is given.
+
+    "auto" integrates and falls back to seeded Monte Carlo only if the integral's error
+    is worse than the draws' would be.
+    """
+    exact: Callable[[], PBest]
+    drawn: Callable[[], PBest]
     if values is not None:
         p, q, scale = roas_parameters(post, values)
-        if config.p_best_method == "monte_carlo":
+
+        def exact() -> PBest:
+            return p_best_beta_prime(p, q, scale, tol=config.p_best_tol)
+
+        def drawn() -> PBest:
             return _p_best_revenue_mc(p, q, scale, config.n_draws, seed)
-        found = p_best_beta_prime(p, q, scale, tol=config.p_best_tol)
-        mc_error = 3.0 * math.sqrt(0.25 / config.n_draws)
-        if config.p_best_method == "auto" and found.error > max(config.p_best_tol, mc_error):
-            return _p_best_revenue_mc(p, q, scale, config.n_draws, seed)
-        return found
+
+    else:
+
+        def exact() -> PBest:
+            return p_best_gamma(post.alpha, post.beta, tol=config.p_best_tol)
+
+        def drawn() -> PBest:
+            return p_best_monte_carlo(post.alpha, post.beta, n_draws=config.n_draws, seed=seed)
+
     if config.p_best_method == "monte_carlo":
-        return p_best_monte_carlo(post.alpha, post.beta, n_draws=config.n_draws, seed=seed)
-    result = p_best_gamma(post.alpha, post.beta, tol=config.p_best_tol)
-    if config.p_best_method == "auto":
-        mc_error = 3.0 * math.sqrt(0.25 / config.n_draws)
-        if result.error > max(config.p_best_tol, mc_error):
-            return p_best_monte_carlo(
-                post.alpha, post.beta, n_draws=config.n_draws, seed=as_generator(seed)
-            )
-    return result
+        return drawn()
+    found = exact()
+    mc_error = 3.0 * math.sqrt(0.25 / config.n_draws)
+    if config.p_best_method == "auto" and found.error > max(config.p_best_tol, mc_error):
+        return drawn()
+    return found
 
 
 def _median_k(curves: ResponseCurves) -> np.ndarray:
