@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,18 @@ __all__ = [
 ]
 
 _BATCH = 1000  # MLflow accepts at most 1000 metrics per log_batch call
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One finished run as handed to MLflow or kept locally."""
+
+    name: str
+    params: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    step_metrics: pd.DataFrame | None
+    artifacts: Mapping[str, str | Path]
+    tags: Mapping[str, str]
 
 
 class TrackingWarning(UserWarning):
@@ -150,20 +163,11 @@ class Tracker:
             **({"data_fingerprint": data_fingerprint(data)} if data is not None else {}),
             **dict(tags or {}),
         }
+        record = _Run(name, params or {}, metrics or {}, step_metrics, artifacts or {}, all_tags)
         try:
-            return self._send(
-                name,
-                params or {},
-                metrics or {},
-                step_metrics,
-                artifacts or {},
-                all_tags,
-                parent_run_id,
-            )
+            return self._send(record, parent_run_id)
         except Exception as exc:
-            where = self._keep_locally(
-                name, params or {}, metrics or {}, step_metrics, artifacts or {}, all_tags
-            )
+            where = self._keep_locally(record)
             warnings.warn(
                 f"MLflow tracking at {self.uri} failed ({type(exc).__name__}: {exc}); "
                 f"the run was saved to {where}",
@@ -172,41 +176,32 @@ class Tracker:
             )
             return None
 
-    def _send(
-        self,
-        name: str,
-        params: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        step_metrics: pd.DataFrame | None,
-        artifacts: Mapping[str, str | Path],
-        tags: Mapping[str, str],
-        parent_run_id: str | None,
-    ) -> str:
+    def _send(self, record: _Run, parent_run_id: str | None) -> str:
         from mlflow.entities import Metric, Param
 
         client, experiment_id = self._connect()
-        run_tags = dict(tags)
+        run_tags = dict(record.tags)
         if parent_run_id:
             run_tags["mlflow.parentRunId"] = parent_run_id
-        run = client.create_run(experiment_id, run_name=name, tags=run_tags)
+        run = client.create_run(experiment_id, run_name=record.name, tags=run_tags)
         run_id = run.info.run_id
         try:
             now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-            batch: list[Any] = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
-            if step_metrics is not None:
-                for step, row in step_metrics.iterrows():
+            batch: list[Any] = [Metric(k, float(v), now, 0) for k, v in record.metrics.items()]
+            if record.step_metrics is not None:
+                for step, row in record.step_metrics.iterrows():
                     batch += [
                         Metric(str(k), float(v), now, int(step))
                         for k, v in row.items()
                         if pd.notna(v)
                     ]
-            params_list = [Param(str(k), _param(v)) for k, v in params.items()]
+            params_list = [Param(str(k), _param(v)) for k, v in record.params.items()]
             client.log_batch(run_id, params=params_list[:100])
             for i in range(100, len(params_list), 100):
                 client.log_batch(run_id, params=params_list[i : i + 100])
             for i in range(0, len(batch), _BATCH):
                 client.log_batch(run_id, metrics=batch[i : i + _BATCH])
-            for path in artifacts.values():
+            for path in record.artifacts.values():
                 client.log_artifact(run_id, str(path))
             client.set_terminated(run_id)
         except Exception:
@@ -218,29 +213,25 @@ class Tracker:
             raise
         return str(run_id)
 
-    def _keep_locally(
-        self,
-        name: str,
-        params: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        step_metrics: pd.DataFrame | None,
-        artifacts: Mapping[str, str | Path],
-        tags: Mapping[str, str],
-    ) -> Path:
+    def _keep_locally(self, record: _Run) -> Path:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        folder = self.root / "mlruns" / "unsent" / f"{stamp}-{name}"
+        folder = self.root / "mlruns" / "unsent" / f"{stamp}-{record.name}"
         folder.mkdir(parents=True, exist_ok=True)
         payload = {
             "experiment": self.experiment,
-            "name": name,
-            "params": {k: _param(v) for k, v in params.items()},
-            "metrics": {k: float(v) for k, v in metrics.items()},
-            "tags": dict(tags),
-            "step_metrics": None if step_metrics is None else step_metrics.to_dict(orient="list"),
-            "missing_artifacts": [str(p) for p in artifacts.values() if not Path(p).is_file()],
+            "name": record.name,
+            "params": {k: _param(v) for k, v in record.params.items()},
+            "metrics": {k: float(v) for k, v in record.metrics.items()},
+            "tags": dict(record.tags),
+            "step_metrics": None
+            if record.step_metrics is None
+            else record.step_metrics.to_dict(orient="list"),
+            "missing_artifacts": [
+                str(p) for p in record.artifacts.values() if not Path(p).is_file()
+            ],
         }
         (folder / "run.json").write_text(json.dumps(payload, indent=2))
-        for path in artifacts.values():
+        for path in record.artifacts.values():
             if Path(path).is_file():
                 shutil.copy(path, folder)
         return folder
