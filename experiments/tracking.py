@@ -287,9 +287,15 @@ def file_fingerprint(path: str | Path) -> str:
 
 
 def log_recommendation(
-    rec: Any, stats_path: str | Path, tracker: Tracker | None = None
+    rec: Any,
+    stats: str | Path | pd.DataFrame,
+    tracker: Tracker | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> str | None:
-    """Log one :class:`optimizer.Recommendation` (settings, figures, the split as CSV)."""
+    """Log one :class:`optimizer.Recommendation` (settings, figures, the split as CSV).
+
+    ``stats`` is the file or table it was computed from; only its fingerprint is logged.
+    """
     import tempfile
 
     tracker = tracker or Tracker("adbandit-recommendations")
@@ -318,7 +324,15 @@ def log_recommendation(
                 "prior_strength": float(rec.prior_strength),
             },
             artifacts={"allocations": split, "recommendation": config},
-            tags={"kind": "recommendation", "stats_sha256": file_fingerprint(stats_path)},
+            tags={
+                "kind": "recommendation",
+                "stats_sha256": (
+                    data_fingerprint(stats)
+                    if isinstance(stats, pd.DataFrame)
+                    else file_fingerprint(stats)
+                ),
+                **dict(tags or {}),
+            },
         )
 
 

@@ -33,7 +33,7 @@ from .errors import (
 from .events import EventLog, InvalidEventsError, fit_delay, load_events
 from .model import ArmPosteriors, GammaPoissonModel
 from .recommend import ALLOCATION_COLUMNS, OBJECTIVES, Recommendation, recommend
-from .stats import STATS_COLUMNS, aggregate_arms, load_stats, validate_stats
+from .stats import STATS_COLUMNS, aggregate_arms, load_stats, read_stats_file, validate_stats
 
 __all__ = [
     "ALLOCATION_COLUMNS",
@@ -73,6 +73,7 @@ __all__ = [
     "p_best_beta_prime",
     "p_best_gamma",
     "p_best_monte_carlo",
+    "read_stats_file",
     "recommend",
     "validate_stats",
 ]

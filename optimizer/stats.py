@@ -27,6 +27,7 @@ import datetime as dt
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,7 @@ __all__ = [
     "STATS_COLUMNS",
     "aggregate_arms",
     "load_stats",
+    "read_stats_file",
     "validate_stats",
 ]
 
@@ -106,34 +108,56 @@ def load_stats(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     """
     if isinstance(source, pd.DataFrame):
         return validate_stats(source)
-    path = Path(source)
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise InvalidStatsError([InputProblem(None, None, f"file not found: {path}")])
-    try:
-        if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        elif suffix in (".csv", ".txt"):
-            frame = _read_csv_strict(path)
-        else:
+    return validate_stats(read_stats_file(source))
+
+
+def read_stats_file(source: str | Path | IO[bytes], *, name: str | None = None) -> pd.DataFrame:
+    """Read a ``.csv`` (every cell as text) or ``.parquet`` stats file without validating it.
+
+    ``source`` is a path or an open binary file (an upload); ``name`` is the
+    file name used to pick the format and in messages (CSV when it has no
+    ``.parquet`` suffix). Unreadable files raise :class:`InvalidStatsError`.
+    """
+    if isinstance(source, str | Path):
+        path = Path(source)
+        name = name or path.name
+        if not path.exists():
+            raise InvalidStatsError([InputProblem(None, None, f"file not found: {path}")])
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".txt", ".parquet"):
             raise InvalidStatsError(
                 [InputProblem(None, None, f"{path.name}: expected a .csv or .parquet file")]
             )
+    else:
+        name = name or "upload"
+        suffix = Path(name).suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(source)
+        return _read_csv_strict(source)
+    except InvalidStatsError:
+        raise
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidStatsError(
-            [InputProblem(None, None, f"cannot read {path.name}: {first}")]
+            [InputProblem(None, None, f"cannot read {name}: {first}")]
         ) from None
-    return validate_stats(frame)
+    except (ValueError, ImportError) as exc:  # pyarrow's errors on a file that is not Parquet
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidStatsError(
+            [InputProblem(None, None, f"cannot read {name}: {first}")]
+        ) from None
 
 
-def _read_csv_strict(path: Path) -> pd.DataFrame:
+def _read_csv_strict(path: str | Path | IO[bytes]) -> pd.DataFrame:
     """Every cell as text; a row with more fields than the header is an error.
 
     (By default pandas would quietly turn the first column into the index and
     shift every value one column left, e.g. for a decimal comma "10,5".)
     """
     header = pd.read_csv(path, header=None, nrows=1, dtype=str, encoding="utf-8-sig")
+    if not isinstance(path, str | Path):
+        path.seek(0)
     names = [str(c).strip() for c in header.iloc[0].tolist()] if len(header) else []
     repeated = sorted({c for c in names if names.count(c) > 1})
     if repeated:  # pandas would rename the second one to "name.1" and go on
