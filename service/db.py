@@ -1,0 +1,125 @@
+"""Engine, sessions and schema migrations.
+
+SQLite (the default) runs in WAL mode with foreign keys on; a transaction that has
+not committed when the process dies leaves no trace, which is what makes an ingest
+all-or-nothing even under ``kill -9``. Any other SQLAlchemy URL (PostgreSQL) works
+the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["Database", "alembic_config", "make_engine"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def make_engine(url: str, *, immediate: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get their folder created and safe pragmas.
+
+    ``immediate`` (SQLite only) starts every transaction with ``BEGIN IMMEDIATE``: a
+    writer then waits its turn for the file lock up front instead of failing with
+    "database is locked" when it upgrades a read transaction midway.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (above)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a crashed process (not a power cut); FULL would
+        # fsync every commit for little gain on a laptop.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+class Database:
+    """The engines and session factories for one database URL.
+
+    SQLite gets a second engine for writes (``BEGIN IMMEDIATE``); elsewhere reads
+    and writes share one engine.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.write_engine = (
+            make_engine(url, immediate=True)
+            if self.engine.dialect.name == "sqlite"
+            else self.engine
+        )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        factory = self._write_sessions if write else self._sessions
+        with factory() as session, session.begin():
+            yield session
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (Alembic); existing data is kept."""
+        cfg = alembic_config(self.engine)
+        with self.write_engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None when empty)."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def head(self) -> str:
+        head = ScriptDirectory.from_config(alembic_config(self.engine)).get_current_head()
+        assert head is not None
+        return head
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not ready"
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self.write_engine.dispose()
