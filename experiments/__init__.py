@@ -43,7 +43,7 @@ from .runner import (
     summarize,
 )
 from .simulate import ArmTruth, SimulatedCampaign, make_campaign
-from .tracking import Tracker, TrackingWarning, default_tracking_uri
+from .tracking import Tracker, TrackingWarning, default_tracking_uri, list_experiments
 from .tuning import TuningResult, tune, write_config
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "compare_runs",
     "comparison_plot",
     "default_tracking_uri",
+    "list_experiments",
     "load_counts",
     "make_campaign",
     "make_policy",

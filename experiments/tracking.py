@@ -272,6 +272,32 @@ class Tracker:
         )
 
 
+def list_experiments(uri: str | None = None) -> pd.DataFrame:
+    """Every MLflow experiment at ``uri`` with its run count: ``experiment_id, name, n_runs``."""
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    client = MlflowClient(tracking_uri=uri or default_tracking_uri())
+    rows = []
+    for experiment in client.search_experiments():
+        n_runs, token = 0, None
+        while True:
+            page = client.search_runs(
+                [experiment.experiment_id], max_results=1000, page_token=token
+            )
+            n_runs += len(page)
+            token = page.token
+            if not token:
+                break
+        rows.append(
+            {"experiment_id": experiment.experiment_id, "name": experiment.name, "n_runs": n_runs}
+        )
+    return pd.DataFrame(rows, columns=["experiment_id", "name", "n_runs"])
+
+
 def _param(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:6000]

@@ -20,6 +20,7 @@ import pandas as pd
 import optimizer
 
 from .cli_experiments import add_experiment_commands
+from .cli_service import add_service_commands
 
 EXIT_USAGE = 2
 
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_check)
 
     add_experiment_commands(sub)
+    add_service_commands(sub)
     return parser
 
 

@@ -160,7 +160,7 @@ def ingest_stats(session: Session, campaign: Campaign, frame: pd.DataFrame) -> I
                 StatRow.campaign_id == campaign.id,
                 StatRow.date.between(dates.min(), dates.max()),
             )
-        ).tuples()
+        )
     )
     n_replaced = sum((r["date"], r["creative"], r["audience"]) in existing for r in rows)
     _upsert(
@@ -199,13 +199,13 @@ def stats_frame(
     columns = ["date", "creative", "audience", *_STAT_VALUES]
     frame = pd.DataFrame.from_records(records, columns=columns)
     frame.insert(0, "campaign", campaign.name)
-    frame["date"] = pd.to_datetime(frame["date"])
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     for column in ("impressions", "clicks"):
         frame[column] = frame[column].astype("int64")
     for column in ("spend", "conversions", "revenue"):
         frame[column] = frame[column].astype("float64")
     for column in ("campaign", "creative", "audience"):
-        frame[column] = frame[column].astype(object)
+        frame[column] = frame[column].astype(str)  # the dtype validate_stats gives
     return frame
 
 
