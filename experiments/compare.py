@@ -55,7 +55,8 @@ def compare_runs(
         if interval and all(c in runs for c in interval):
             out[f"{figure}_low"] = pd.to_numeric(runs[interval[0]], errors="coerce")
             out[f"{figure}_high"] = pd.to_numeric(runs[interval[1]], errors="coerce")
-    out = out.dropna(axis=1, how="all").reset_index(drop=True)
+    empty = [c for c in out.columns[3:] if out[c].isna().all()]  # keep the id columns
+    out = out.drop(columns=empty).reset_index(drop=True)
     if baseline is not None:
         match = out[(out["run_id"] == baseline) | (out["name"] == baseline)]
         if match.empty:

@@ -12,9 +12,9 @@ Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors, never ignored."""
+    """Unknown fields are errors, never ignored; "40" is not a number (strict types)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Problem(BaseModel):
@@ -59,7 +59,9 @@ class CampaignIn(Strict):
     )
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"name": "spring-sale", "currency": "EUR"}]}
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"name": "spring-sale", "currency": "EUR"}]},
     )
 
 
@@ -95,6 +97,7 @@ class StatsBatch(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -156,6 +159,7 @@ class EventsBatch(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -220,6 +224,7 @@ class RecommendationIn(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"budget": 1200, "objective": "conversions", "seed": 7}]},
     )
 
@@ -339,6 +344,7 @@ class AbTestIn(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
