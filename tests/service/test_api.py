@@ -206,7 +206,8 @@ def test_csv_upload_upserts_and_reports_bad_rows(
     client: TestClient, keys: dict[str, str], campaign: int
 ) -> None:
     h = auth(keys["automation"])
-    good = "date,creative,audience,impressions,clicks,spend,conversions\n2026-03-14,c1,a1,1000,40,25,9\n2026-03-15,c1,a1,900,30,20,1\n"
+    head = "date,creative,audience,impressions,clicks,spend,conversions\n"
+    good = head + "2026-03-14,c1,a1,1000,40,25,9\n2026-03-15,c1,a1,900,30,20,1\n"
     r = client.post(f"/v1/campaigns/{campaign}/stats", files={"file": ("s.csv", good)}, headers=h)
     assert r.status_code == 200 and r.json() | {"warnings": []} == {
         "n_rows": 2,
@@ -214,7 +215,7 @@ def test_csv_upload_upserts_and_reports_bad_rows(
         "n_replaced": 1,
         "warnings": [],
     }
-    bad = "date,creative,audience,impressions,clicks,spend,conversions\n2026-03-16,c1,a1,1000,40,25,1\n16.03.2026,c1,a1,1000,40,1;5,1\n"
+    bad = head + "2026-03-16,c1,a1,1000,40,25,1\n16.03.2026,c1,a1,1000,40,1;5,1\n"
     r = client.post(f"/v1/campaigns/{campaign}/stats", files={"file": ("s.csv", bad)}, headers=h)
     assert r.status_code == 422
     assert {(p["row"], p["field"]) for p in r.json()["problems"]} == {(2, "date"), (2, "spend")}
