@@ -334,6 +334,22 @@ def srm_check(
     if expected_share is None:
         share = np.full(len(users), 1.0 / len(users))
     else:
+        missing = [v for v in variants if v not in expected_share]
+        extra = sorted(set(expected_share) - set(variants))
+        bad = [k for k, s in expected_share.items() if not (np.isfinite(s) and s > 0)]
+        if missing or extra or bad:
+            problems = [
+                InputProblem(None, "expected_share", f"no planned share for variant {v!r}")
+                for v in missing
+            ]
+            problems += [
+                InputProblem(None, "expected_share", f"{v!r} is not a variant of the test")
+                for v in extra
+            ]
+            problems += [
+                InputProblem(None, "expected_share", f"share of {v!r} must be > 0") for v in bad
+            ]
+            raise InvalidCountsError(problems)
         share = np.array([expected_share[v] for v in variants], float)
         share = share / share.sum()
     chi2, p_value = stats.chisquare(users, users.sum() * share)

@@ -193,8 +193,11 @@ def recommend(
         raise ConfigError(f"objective ({objective!r}) must be one of {', '.join(OBJECTIVES)}")
     if isinstance(budget, bool) or not isinstance(budget, int | float | np.number):
         raise ConfigError(f"budget ({budget!r}) must be a number")
-    if not math.isfinite(budget) or budget <= 0:
-        raise ConfigError(f"budget ({budget}) must be a positive finite amount")
+    if not math.isfinite(budget) or budget < 0.005:
+        raise ConfigError(
+            f"budget ({budget}) must be a finite amount of at least one cent (0.01): "
+            "splits are rounded to cents"
+        )
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
         raise ConfigError(f"seed ({seed!r}) must be an integer or None")
     frame = load_stats(stats)

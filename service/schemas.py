@@ -201,7 +201,9 @@ class CurrentArm(Strict):
 
 
 class RecommendationIn(Strict):
-    budget: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+    budget: Annotated[
+        float, Field(ge=0.01, le=1e12, allow_inf_nan=False, description="money to split")
+    ]
     current: list[CurrentArm] | None = Field(
         default=None, description="today's split; its arms are the answer's arms"
     )

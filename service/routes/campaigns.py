@@ -248,6 +248,8 @@ def read_events(
             _naive(start) if start else None,
             _naive(end) if end else None,
         )
+    for table in (clicks, conversions):  # stored as naive UTC; answered with the zone
+        table["time"] = pd.to_datetime(table["time"]).dt.tz_localize("UTC")
     return EventsOut.model_validate(
         {"clicks": clicks.to_dict("records"), "conversions": conversions.to_dict("records")}
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.exceptions import HTTPException
 
 import experiments
 import optimizer
@@ -14,7 +16,9 @@ from ..auth import Principal
 from ..deps import require
 from ..errors import NotFoundError
 from ..schemas import ComparisonOut, ExperimentOut
-from . import READ
+from . import READ, errors
+
+UNAVAILABLE = {503: errors(401)[401] | {"description": "The MLflow tracking store does not answer"}}
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -33,17 +37,17 @@ def _ui(request: Request, experiment_id: str, run_id: str | None = None) -> str 
     return f"{url}/runs/{run_id}" if run_id else url
 
 
-@router.get("", response_model=list[ExperimentOut], responses=READ)
+@router.get("", response_model=list[ExperimentOut], responses=READ | UNAVAILABLE)
 def list_experiments(request: Request, _who: Viewer) -> list[ExperimentOut]:
     """Every MLflow experiment (simulations, A/B tests, tuning, recommendations)."""
-    table = experiments.list_experiments(_uri(request))
+    table = _experiments(request)
     return [
         ExperimentOut(**row, url=_ui(request, row["experiment_id"]))
         for row in table.to_dict("records")
     ]
 
 
-@router.get("/compare", response_model=ComparisonOut, responses=READ)
+@router.get("/compare", response_model=ComparisonOut, responses=READ | UNAVAILABLE)
 def compare(
     request: Request,
     _who: Viewer,
@@ -57,7 +61,11 @@ def compare(
 ) -> ComparisonOut:
     """Key figures (conversions, regret with its interval, CPA, ROAS) of the chosen runs,
     relative to a baseline run when one is named."""
-    names = experiment or experiments.list_experiments(_uri(request))["name"].tolist()
+    known = _experiments(request)["name"].tolist()
+    names = experiment or known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise NotFoundError(f"no experiment named {', '.join(map(repr, unknown[:5]))}")
     run_ids = [r.strip() for r in runs.split(",") if r.strip()] if runs else None
     try:
         table = experiments.compare_runs(
@@ -67,12 +75,27 @@ def compare(
         raise optimizer.InvalidInputError(
             [optimizer.InputProblem(None, "baseline", str(exc.args[0]))]
         ) from None
+    except Exception as exc:  # the tracking store, not the request, failed
+        raise TrackingUnavailable(exc) from None
     if run_ids:
         missing = sorted(set(run_ids) - set(table["run_id"]))
         if missing:
             raise NotFoundError(f"no run with id {', '.join(missing[:5])}")
     rows = [{k: _json(v) for k, v in row.items()} for row in table.to_dict("records")]
     return ComparisonOut(runs=rows)
+
+
+class TrackingUnavailable(HTTPException):
+    def __init__(self, exc: Exception) -> None:
+        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        super().__init__(503, f"the MLflow tracking store does not answer: {first}")
+
+
+def _experiments(request: Request) -> pd.DataFrame:
+    try:
+        return experiments.list_experiments(_uri(request))
+    except Exception as exc:  # the tracking store, not the request, failed
+        raise TrackingUnavailable(exc) from None
 
 
 def _json(value: Any) -> Any:

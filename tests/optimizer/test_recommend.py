@@ -134,7 +134,12 @@ def test_to_dict_is_json_safe(sample_stats_path: str, sample_current_path: str) 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"budget": 0}, optimizer.ConfigError, r"budget \(0\) must be a positive finite amount"),
+        (
+            {"budget": 0},
+            optimizer.ConfigError,
+            r"budget \(0\) must be a finite amount of at least one cent",
+        ),
+        ({"budget": 0.004}, optimizer.ConfigError, r"at least one cent"),
         ({"budget": "100"}, optimizer.ConfigError, r"budget \('100'\) must be a number"),
         ({"objective": "clicks"}, optimizer.ConfigError, "objective .* must be one of"),
         ({"as_of": "03/04/2026"}, optimizer.ConfigError, "is not an ISO date"),

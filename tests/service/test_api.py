@@ -267,7 +267,7 @@ def test_event_logs_round_trip(client: TestClient, keys: dict[str, str], campaig
     assert r.status_code == 422 and r.json()["problems"][0]["row"] == 1
     got = client.get(f"/v1/campaigns/{campaign}/events", headers=h).json()
     assert [c["click_id"] for c in got["clicks"]] == ["k1", "k2"]
-    assert got["conversions"] == [{"click_id": "k1", "time": "2026-03-03T10:00:00", "value": 40.0}]
+    assert got["conversions"] == [{"click_id": "k1", "time": "2026-03-03T10:00:00Z", "value": 40.0}]
 
 
 # -- recommendations and decisions ----------------------------------------------------------
@@ -302,7 +302,7 @@ def test_recommendation_is_stored_and_reproducible(
 @pytest.mark.parametrize(
     ("body", "field", "rule"),
     [
-        ({"budget": -5}, "budget", "greater than 0"),
+        ({"budget": -5}, "budget", "greater than or equal to 0.01"),
         ({"budget": 100, "config": {"flor": 0.1}}, None, "unknown setting(s) flor"),
         ({"budget": 100, "config": {"floor": "lots"}}, None, "floor ('lots') must be"),
         ({"budget": 100, "objective": "clicks"}, "objective", "Input should be"),
