@@ -31,6 +31,7 @@ from .errors import (
     StatsWarning,
 )
 from .events import EventLog, InvalidEventsError, fit_delay, load_events
+from .evidence import Evidence, fit_evidence
 from .model import ArmPosteriors, GammaPoissonModel
 from .recommend import ALLOCATION_COLUMNS, OBJECTIVES, Recommendation, recommend
 from .stats import STATS_COLUMNS, aggregate_arms, load_stats, read_stats_file, validate_stats
@@ -46,6 +47,7 @@ __all__ = [
     "ArmPosteriors",
     "DelayCurve",
     "EventLog",
+    "Evidence",
     "ConfigError",
     "GammaPoissonModel",
     "InputProblem",
@@ -64,6 +66,7 @@ __all__ = [
     "delay_from_restatements",
     "detect_delay",
     "fit_delay",
+    "fit_evidence",
     "lag_profile",
     "load_config",
     "load_current",

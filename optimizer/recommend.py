@@ -19,20 +19,19 @@ from ._random import Seed, as_generator
 from .allocate import Allocation, allocate_budget
 from .config import ThompsonConfig
 from .current import load_current
-from .delay import NO_DELAY, DelayCurve, detect_delay, lag_profile
-from .errors import ConfigError, InputProblem, InvalidStatsError
-from .model import ArmPosteriors, GammaPoissonModel
+from .delay import NO_DELAY, DelayCurve
+from .errors import ConfigError
+from .evidence import Evidence, as_date, fit_evidence
+from .model import ArmPosteriors
 from .response import ResponseCurves, expected_conversions, fit_response, optimal_split
 from .revenue import (
     ValuePosteriors,
-    cap_revenue,
     fit_values,
     p_cpa_above,
     p_roas_below,
     roas_parameters,
     roas_summary,
 )
-from .stats import aggregate_arms, default_as_of, load_stats
 
 __all__ = ["OBJECTIVES", "Recommendation", "recommend"]
 
@@ -133,7 +132,7 @@ class Recommendation:
 
 
 def recommend(
-    stats: pd.DataFrame | str | Path,
+    stats: pd.DataFrame | str | Path | Evidence,
     budget: float,
     *,
     current: pd.DataFrame | str | Path | None = None,
@@ -148,8 +147,10 @@ def recommend(
 
     Parameters
     ----------
-    stats : DataFrame or path to .csv / .parquet
-        Daily per-arm stats (see :mod:`optimizer.stats`); validated here.
+    stats : DataFrame, path to .csv / .parquet, or Evidence
+        Daily per-arm stats (see :mod:`optimizer.stats`); validated here. An
+        :class:`Evidence` from :func:`fit_evidence` skips that work (its as_of,
+        campaign and half-life must agree with the arguments here).
     budget : float
         Money to split for the next period, > 0.
     current : DataFrame or path, optional
@@ -200,26 +201,26 @@ def recommend(
         )
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
         raise ConfigError(f"seed ({seed!r}) must be an integer or None")
-    frame = load_stats(stats)
-    frame, campaign_name = _one_campaign(frame, campaign)
-    day = _as_date(as_of) if as_of is not None else default_as_of(frame)
-
-    curve = _delay_curve(delay, frame, day)
-    frame, n_capped = cap_revenue(frame)  # a few huge orders must not decide the split
-    totals = aggregate_arms(frame, as_of=day, half_life_days=config.half_life_days, delay=curve)
-    used = frame[frame["date"] < pd.Timestamp(day)]
-    if used.empty or totals["spend"].sum() <= 0:
-        raise InvalidStatsError(
-            [
-                InputProblem(
-                    None, "spend", f"no spend before {day.isoformat()}: nothing to learn from"
+    if isinstance(stats, Evidence):
+        evidence = stats
+        for name, given, fitted in (
+            ("half_life_days", config.half_life_days, evidence.half_life_days),
+            ("as_of", as_date(as_of) if as_of is not None else evidence.as_of, evidence.as_of),
+            ("campaign", campaign or evidence.campaign, evidence.campaign),
+        ):
+            if given != fitted:
+                raise ConfigError(
+                    f"{name} ({given}) differs from the evidence's ({fitted}): fit it again"
                 )
-            ]
-        )
+    else:
+        evidence = fit_evidence(stats, config=config, as_of=as_of, campaign=campaign, delay=delay)
+    campaign_name, day = evidence.campaign, evidence.as_of
+    curve, totals, used = evidence.delay, evidence.totals, evidence.used
+    n_capped = evidence.n_capped
     cur = load_current(current) if current is not None else None
     arms = cur[["creative", "audience"]] if cur is not None else totals[["creative", "audience"]]
 
-    model = GammaPoissonModel(config).fit(totals)
+    model = evidence.model(config)
     post = model.posterior(arms)
     values = fit_values(
         used,
@@ -321,59 +322,8 @@ def recommend(
     )
 
 
-def _delay_curve(
-    delay: DelayCurve | str | Mapping[float, float] | None, frame: pd.DataFrame, day: dt.date
-) -> DelayCurve:
-    if isinstance(delay, DelayCurve):
-        return delay
-    if delay is None or delay == "none":
-        return NO_DELAY
-    if delay == "auto":
-        return detect_delay(frame, as_of=day)
-    return lag_profile(delay)
-
-
 def _max(config: ThompsonConfig) -> float:
     return np.inf if config.max_spend is None else config.max_spend
-
-
-def _one_campaign(frame: pd.DataFrame, campaign: str | None) -> tuple[pd.DataFrame, str]:
-    names = sorted(frame["campaign"].unique())
-    if campaign is not None:
-        if campaign not in names:
-            raise InvalidStatsError(
-                [
-                    InputProblem(
-                        None,
-                        "campaign",
-                        f"campaign {campaign!r} is not in the stats (found: {', '.join(names)})",
-                    )
-                ]
-            )
-        return frame[frame["campaign"] == campaign], campaign
-    if len(names) > 1:
-        raise InvalidStatsError(
-            [
-                InputProblem(
-                    None,
-                    "campaign",
-                    f"stats hold {len(names)} campaigns "
-                    f"({', '.join(names[:5])}); choose one with campaign=",
-                )
-            ]
-        )
-    return frame, names[0] if names else "default"
-
-
-def _as_date(value: dt.date | str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"as_of ({value!r}) is not an ISO date YYYY-MM-DD") from None
 
 
 def _response(

@@ -7,11 +7,13 @@ with one status per kind (see :data:`STATUS`); nothing leaks a stack trace.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import threadpoolctl
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -62,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests are the parallelism here: BLAS/OpenMP pools of their own would
+        # oversubscribe the cores (and OpenBLAS threads spin while they wait).
+        limits = threadpoolctl.threadpool_limits(1)
         db = Database(settings.url)
         if settings.auto_migrate:
             db.upgrade()
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.tracker is not None:
                 app.state.tracker.close()
             db.dispose()
+            limits.restore_original_limits()
 
     app = FastAPI(
         title="adbandit",
@@ -88,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache()
     app.state.stats_cache = StatsCache()
+    app.state.compute_slots = threading.BoundedSemaphore(settings.compute_slots)
     for module in (health, campaigns, recommendations, abtests, experiments, keys):
         app.include_router(module.router)
     _error_handlers(app)

@@ -8,6 +8,8 @@ the same way.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +76,9 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # SQLite has one writer at a time; queueing writers on a lock in-process beats
+        # letting them poll the file lock (its busy handler sleeps up to 100 ms a try).
+        self._write_lock = threading.Lock()
         self.engine = make_engine(url)
         self.write_engine = (
             make_engine(url, immediate=True)
@@ -90,8 +95,12 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
-        factory = self._write_sessions if write else self._sessions
-        with factory() as session, session.begin():
+        if not write:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        lock = self._write_lock if self.dialect == "sqlite" else contextlib.nullcontext()
+        with lock, self._write_sessions() as session, session.begin():
             yield session
 
     def upgrade(self, revision: str = "head") -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -23,29 +25,50 @@ __all__ = ["StatsCache", "compute_recommendation"]
 
 
 class StatsCache:
-    """The last-read stats table of the most recently used campaigns, keyed by the
-    campaign's ``stats_version`` (bumped by every ingest), so a table is read from
-    the database once per change, not once per recommendation."""
+    """Per campaign (the most recently used ``size``), the stats table last read and the
+    :class:`optimizer.Evidence` fitted from it, keyed by the campaign's
+    ``stats_version`` (bumped by every ingest): the table is read once per change and
+    the model fitted once per change and setting, not once per recommendation."""
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._frames: OrderedDict[int, tuple[int, pd.DataFrame]] = OrderedDict()
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._gates: dict[int, threading.Lock] = {}
 
-    def get(self, campaign: Campaign) -> pd.DataFrame | None:
+    def entry(self, campaign: Campaign) -> _Entry | None:
         with self._lock:
-            entry = self._frames.get(campaign.id)
-            if entry is None or entry[0] != campaign.stats_version:
+            entry = self._entries.get(campaign.id)
+            if entry is None or entry.version != campaign.stats_version:
                 return None
-            self._frames.move_to_end(campaign.id)
-            return entry[1]
+            self._entries.move_to_end(campaign.id)
+            return entry
 
-    def put(self, campaign: Campaign, frame: pd.DataFrame) -> None:
+    def load(self, campaign: Campaign, read: Callable[[], pd.DataFrame]) -> _Entry:
+        """The cached entry, or a new one from ``read()``; concurrent callers for one
+        campaign wait for a single read instead of all reading (no stampede after an
+        ingest)."""
         with self._lock:
-            self._frames[campaign.id] = (campaign.stats_version, frame)
-            self._frames.move_to_end(campaign.id)
-            while len(self._frames) > self.size:
-                self._frames.popitem(last=False)
+            gate = self._gates.setdefault(campaign.id, threading.Lock())
+        with gate:
+            return self.entry(campaign) or self.put(campaign, read())
+
+    def put(self, campaign: Campaign, frame: pd.DataFrame) -> _Entry:
+        entry = _Entry(campaign.stats_version, frame)
+        with self._lock:
+            self._entries[campaign.id] = entry
+            self._entries.move_to_end(campaign.id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return entry
+
+
+@dataclass
+class _Entry:
+    version: int
+    frame: pd.DataFrame
+    evidence: dict[tuple[Any, ...], optimizer.Evidence] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def compute_recommendation(
@@ -56,36 +79,43 @@ def compute_recommendation(
     Raises NotFoundError for an unknown campaign, InvalidStatsError when it has no
     usable stats, ConfigError for bad settings, AllocationError for impossible bounds.
     """
-    events: tuple[pd.DataFrame, pd.DataFrame] | None = None
+    config = _config(body.config)
+    key = (body.as_of, config.half_life_days, body.delay)
     with db.session() as session:
         campaign = get_campaign(session, campaign_id)
-        frame = cache.get(campaign)
-        if frame is None:
-            frame = stats_frame(session, campaign)
-            cache.put(campaign, frame)
-        if body.delay == "auto" and has_events(session, campaign):
-            events = event_frames(session, campaign)
-    if frame.empty:
-        raise optimizer.InvalidStatsError(
-            [
-                optimizer.InputProblem(
-                    None,
-                    "stats",
-                    f"campaign {campaign.name!r} has no stats yet: "
-                    f"POST /v1/campaigns/{campaign.id}/stats first",
+        entry = cache.load(campaign, lambda: stats_frame(session, campaign))
+        if entry.frame.empty:
+            raise optimizer.InvalidStatsError(
+                [
+                    optimizer.InputProblem(
+                        None,
+                        "stats",
+                        f"campaign {campaign.name!r} has no stats yet: "
+                        f"POST /v1/campaigns/{campaign.id}/stats first",
+                    )
+                ]
+            )
+        with entry.lock:  # one fit per stats version and setting, however many ask at once
+            evidence = entry.evidence.get(key)
+            if evidence is None:
+                delay: Any = body.delay
+                if body.delay == "auto" and has_events(session, campaign):
+                    try:
+                        log = optimizer.load_events(*event_frames(session, campaign))
+                        delay = optimizer.fit_delay(log, seed=0)
+                    except optimizer.InvalidEventsError:
+                        delay = "auto"  # too few matched conversions: detect it in the stats
+                evidence = optimizer.fit_evidence(
+                    entry.frame,
+                    config=config,
+                    as_of=body.as_of,
+                    campaign=campaign.name,
+                    delay=delay,
                 )
-            ]
-        )
-    config = _config(body.config)
+                entry.evidence[key] = evidence
     current = pd.DataFrame([arm.model_dump() for arm in body.current]) if body.current else None
-    delay: Any = body.delay
-    if events is not None:
-        try:
-            delay = optimizer.fit_delay(optimizer.load_events(*events), seed=body.seed or 0)
-        except optimizer.InvalidEventsError:
-            delay = "auto"  # too few matched conversions: detect the lag in the stats instead
     rec = optimizer.recommend(
-        frame,
+        evidence,
         body.budget,
         current=current,
         objective=body.objective,
@@ -93,9 +123,8 @@ def compute_recommendation(
         as_of=body.as_of,
         seed=body.seed,
         campaign=campaign.name,
-        delay=delay,
     )
-    return campaign, rec, frame
+    return campaign, rec, entry.frame
 
 
 def _config(values: dict[str, Any] | None) -> optimizer.ThompsonConfig:

@@ -17,6 +17,8 @@ variable                            meaning (default)
                                     are skipped (``1000``)
 ``ADBANDIT_MLFLOW_UI_URL``          where people open MLflow's UI, for links (none)
 ``ADBANDIT_MAX_UPLOAD_MB``          largest accepted stats upload (``200``)
+``ADBANDIT_COMPUTE_SLOTS``          recommendations computed at once per process; more
+                                    wait their turn (``2``)
 ==================================  =====================================================
 """
 
@@ -43,6 +45,7 @@ class Settings(BaseSettings):
     tracking_queue: int = Field(default=1000, ge=1)
     mlflow_ui_url: str | None = None
     max_upload_mb: float = Field(default=200.0, gt=0)
+    compute_slots: int = Field(default=2, ge=1)
 
     @property
     def url(self) -> str:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Table, delete, func, select, tuple_
+from sqlalchemy import String, Table, delete, func, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
 
 import optimizer
@@ -184,11 +185,12 @@ def stats_frame(
 ) -> pd.DataFrame:
     """The campaign's stats between ``start`` and ``end`` (both inclusive), in the
     contract's columns, sorted by date, creative, audience."""
+    dialect = session.get_bind().dialect.name
+    # SQLite keeps dates as text and SQLAlchemy would parse each one in Python; read the
+    # text and convert the column at once (about 10x faster on 20k rows).
+    day = type_coerce(StatRow.date, String) if dialect == "sqlite" else StatRow.date
     query = select(
-        StatRow.date,
-        StatRow.creative,
-        StatRow.audience,
-        *(getattr(StatRow, c) for c in _STAT_VALUES),
+        day, StatRow.creative, StatRow.audience, *(getattr(StatRow, c) for c in _STAT_VALUES)
     ).where(StatRow.campaign_id == campaign.id)
     if start is not None:
         query = query.where(StatRow.date >= start)
@@ -197,15 +199,22 @@ def stats_frame(
     query = query.order_by(StatRow.date, StatRow.creative, StatRow.audience)
     records = session.execute(query).all()
     columns = ["date", "creative", "audience", *_STAT_VALUES]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    frame.insert(0, "campaign", campaign.name)
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    for column in ("impressions", "clicks"):
-        frame[column] = frame[column].astype("int64")
-    for column in ("spend", "conversions", "revenue"):
-        frame[column] = frame[column].astype("float64")
-    for column in ("campaign", "creative", "audience"):
-        frame[column] = frame[column].astype(str)  # the dtype validate_stats gives
+    values = list(zip(*records, strict=True)) if records else [()] * len(columns)
+    frame = pd.DataFrame(
+        {
+            "campaign": pd.Series([campaign.name] * len(records), dtype=str),
+            "date": pd.to_datetime(pd.Series(values[0], dtype=object), format="ISO8601").astype(
+                "datetime64[ns]"
+            ),
+            "creative": pd.Series(values[1], dtype=str),
+            "audience": pd.Series(values[2], dtype=str),
+            "impressions": np.asarray(values[3], dtype=np.int64),
+            "clicks": np.asarray(values[4], dtype=np.int64),
+            "spend": np.asarray(values[5], dtype=np.float64),
+            "conversions": np.asarray(values[6], dtype=np.float64),
+            "revenue": np.asarray(values[7], dtype=np.float64),
+        }
+    )
     return frame
 
 
@@ -289,6 +298,7 @@ def ingest_events(
         key=("campaign_id", "click_id", "time"),
         update=("value",),
     )
+    campaign.stats_version += 1  # the delay fitted from the logs may change
     return len(click_rows), len(conv_rows)
 
 

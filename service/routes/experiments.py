@@ -18,7 +18,9 @@ from ..errors import NotFoundError
 from ..schemas import ComparisonOut, ExperimentOut
 from . import READ, errors
 
-UNAVAILABLE = {503: errors(401)[401] | {"description": "The MLflow tracking store does not answer"}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: errors(401)[401] | {"description": "The MLflow tracking store does not answer"}
+}
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]

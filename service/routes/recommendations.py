@@ -80,7 +80,9 @@ def create_recommendation(
     logged to MLflow in the background; the answer never waits for it.
     """
     state = request.app.state
-    campaign, rec, frame = compute_recommendation(db, state.stats_cache, campaign_id, body)
+    # CPU-bound under the GIL: a couple at a time finish sooner than dozens interleaved.
+    with state.compute_slots:
+        campaign, rec, frame = compute_recommendation(db, state.stats_cache, campaign_id, body)
     with db.session(write=True) as session:
         record = store.save_recommendation(
             session, campaign, rec, body.model_dump(mode="json"), who.name

@@ -221,3 +221,34 @@ def test_change_cap_surplus_goes_down_the_ranking(
     assert raised["rate_mean"].min() > cut["rate_mean"].max()
     later = raised[raised["round"] > 0]
     assert later["reason"].str.contains("better arms are at their limits").all()
+
+
+def test_evidence_gives_the_same_answer_as_the_stats(sample_stats_path: str) -> None:
+    """fit_evidence + recommend(evidence) is recommend(stats), only cheaper to repeat."""
+    cfg = optimizer.ThompsonConfig(floor=0.01, half_life_days=14)
+    evidence = optimizer.fit_evidence(sample_stats_path, config=cfg)
+    for budget in (500.0, 1200.0):
+        direct = optimizer.recommend(sample_stats_path, budget, config=cfg, seed=3)
+        reused = optimizer.recommend(evidence, budget, config=cfg, seed=3)
+        pd.testing.assert_frame_equal(reused.allocations, direct.allocations)
+        assert reused.to_dict() == direct.to_dict()
+    # prior settings may change between calls; each gets its own fitted model
+    other = optimizer.ThompsonConfig(floor=0.01, half_life_days=14, max_prior_strength=1.0)
+    pd.testing.assert_frame_equal(
+        optimizer.recommend(evidence, 800.0, config=other, seed=1).allocations,
+        optimizer.recommend(sample_stats_path, 800.0, config=other, seed=1).allocations,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"as_of": "2026-10-20"}, r"as_of \(2026-10-20\) differs from the evidence's"),
+        ({"campaign": "other"}, r"campaign \(other\) differs"),
+        ({"config": optimizer.ThompsonConfig(half_life_days=3)}, r"half_life_days \(3"),
+    ],
+)
+def test_evidence_refuses_other_stats_settings(sample_stats_path: str, kwargs, match) -> None:  # type: ignore[no-untyped-def]
+    evidence = optimizer.fit_evidence(sample_stats_path)
+    with pytest.raises(optimizer.ConfigError, match=match):
+        optimizer.recommend(evidence, 100.0, **kwargs)
