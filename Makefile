@@ -22,6 +22,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 run: $(VENV)/.installed-run
 	$(VENV)/bin/adbandit validate data/sample_stats.csv
 	$(VENV)/bin/adbandit recommend data/sample_stats.csv --budget 1200 --current data/sample_current.csv --config data/sample_config.toml --seed 7
+	$(VENV)/bin/adbandit serve --load data/sample_stats.csv --host 127.0.0.1 --port 8000
 
 test: $(VENV)/.installed-dev lint typecheck pytest
 
@@ -37,9 +38,10 @@ pytest: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/recommend_speed.py
+	$(PY) benchmarks/service_load.py
 
 sample-data: $(VENV)/.installed-run
 	$(PY) data/make_sample.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -344,21 +344,23 @@ def has_events(session: Session, campaign: Campaign) -> bool:
 
 def save_recommendation(
     session: Session,
-    campaign: Campaign,
-    rec: optimizer.Recommendation,
+    campaign_id: int,
+    content: dict[str, Any],
     request: dict[str, Any],
     created_by: str,
 ) -> RecommendationRecord:
+    """Store a pending recommendation; ``content`` is ``Recommendation.to_dict()``, made
+    by the caller before the write transaction so the write lock is held briefly."""
     record = RecommendationRecord(
-        campaign_id=campaign.id,
+        campaign_id=campaign_id,
         created_at=utcnow(),
         created_by=created_by,
         status="pending",
-        budget=float(rec.budget),
-        objective=rec.objective,
-        seed=rec.seed,
+        budget=float(content["budget"]),
+        objective=content["objective"],
+        seed=content["seed"],
         request=request,
-        content=rec.to_dict(),
+        content=content,
     )
     session.add(record)
     session.flush()

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from .. import store
 from ..auth import Principal
@@ -16,7 +17,7 @@ from ..db import Database
 from ..deps import database, require
 from ..engine import compute_recommendation
 from ..errors import ConflictError
-from ..models import RecommendationRecord
+from ..models import Decision, RecommendationRecord
 from ..schemas import (
     AllocationOut,
     DecisionIn,
@@ -38,8 +39,14 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 log = logging.getLogger("adbandit.service")
 
 
-def recommendation_out(session: object, record: RecommendationRecord) -> RecommendationOut:
-    decisions = store.decisions_of(session, record)  # type: ignore[arg-type]
+def recommendation_out(
+    session: Session | None,
+    record: RecommendationRecord,
+    decisions: list[Decision] | None = None,
+) -> RecommendationOut:
+    if decisions is None:
+        assert session is not None
+        decisions = store.decisions_of(session, record)
     content = record.content
     split = store.final_split(record, decisions)
     return RecommendationOut(
@@ -83,11 +90,11 @@ def create_recommendation(
     # CPU-bound under the GIL: a couple at a time finish sooner than dozens interleaved.
     with state.compute_slots:
         campaign, rec, frame = compute_recommendation(db, state.stats_cache, campaign_id, body)
+    content = rec.to_dict()  # before the write transaction: it holds the lock briefly
+    request_json = body.model_dump(mode="json")
     with db.session(write=True) as session:
-        record = store.save_recommendation(
-            session, campaign, rec, body.model_dump(mode="json"), who.name
-        )
-        out = recommendation_out(session, record)
+        record = store.save_recommendation(session, campaign.id, content, request_json, who.name)
+    out = recommendation_out(None, record, decisions=[])
     if state.tracker is not None:
         state.tracker.submit(record.id, rec, frame)
     return out

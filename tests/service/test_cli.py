@@ -72,7 +72,10 @@ def test_recommend_json_and_csv(capsys, sample_stats_path: str) -> None:  # type
     ("args", "message"),
     [
         (["validate", "missing.csv"], "error: invalid stats: 1 problem\n  table: file not found"),
-        (["recommend", "{stats}", "--budget", "-5"], "error: budget (-5.0) must be a finite amount of at least one cent"),
+        (
+            ["recommend", "{stats}", "--budget", "-5"],
+            "error: budget (-5.0) must be a finite amount of at least one cent",
+        ),
         (["recommend", "{stats}", "--budget", "10", "--config", "nope.toml"], "cannot read config"),
         (["recommend", "{bad}", "--budget", "10"], "row 2: clicks (900) > impressions (100)"),
     ],

@@ -212,7 +212,9 @@ def _recommendation(db: Database, cid: int, current: list[dict] | None = None) -
     )
     with db.session(write=True) as session:
         c = store.get_campaign(session, cid)
-        return store.save_recommendation(session, c, rec, {"current": current}, "bot").id
+        return store.save_recommendation(
+            session, c.id, rec.to_dict(), {"current": current}, "bot"
+        ).id
 
 
 class TestDecisions:
