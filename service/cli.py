@@ -20,6 +20,7 @@ import pandas as pd
 import optimizer
 
 from .cli_experiments import add_experiment_commands
+from .cli_import import add_import_command
 from .cli_service import add_service_commands
 
 EXIT_USAGE = 2
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_experiment_commands(sub)
     add_service_commands(sub)
+    add_import_command(sub)
     return parser
 
 

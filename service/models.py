@@ -77,6 +77,8 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME), unique=True)
     currency: Mapped[str | None] = mapped_column(String(3))
+    # The ad platform its stats were imported from (revision 0003), for the split's layout.
+    platform: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Bumped by every ingest so cached stats frames know they are stale.
     stats_version: Mapped[int] = mapped_column(Integer, default=0)

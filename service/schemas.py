@@ -69,6 +69,7 @@ class CampaignOut(BaseModel):
     id: int
     name: str
     currency: str | None
+    platform: str | None = None
     created_at: dt.datetime
     n_stats_rows: int = 0
     first_date: dt.date | None = None
@@ -135,6 +136,10 @@ class IngestOut(BaseModel):
     n_inserted: int = Field(description="arm-days that were new")
     n_replaced: int = Field(description="arm-days restated (replaced)")
     warnings: list[str] = []
+    platform: str | None = Field(default=None, description="the export's platform, if imported")
+    currency: str | None = None
+    notes: list[str] = Field(default=[], description="rows the import dropped or merged")
+    quality: dict[str, Any] | None = Field(default=None, description="data-quality report")
 
 
 # -- event logs ----------------------------------------------------------------------------

@@ -506,5 +506,3 @@ def read_mapping(path: str | Path) -> Mapping[str, Any]:
     if not isinstance(values, Mapping):
         raise optimizer.ConfigError(f"mapping {path}: expected a YAML mapping at the top")
     return values
-
-

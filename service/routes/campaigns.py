@@ -12,14 +12,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
 import optimizer
+from optimizer.stats import REQUIRED_COLUMNS
 
 from .. import store
 from ..auth import Principal
 from ..db import Database
 from ..deps import database, require
 from ..models import Campaign, StatRow
+from ..platforms import ImportResult, InvalidExportError, import_export, quality_report
 from ..schemas import (
     CampaignIn,
     CampaignOut,
@@ -50,6 +54,7 @@ def _summary(session: Any, campaign: Campaign) -> CampaignOut:
         id=campaign.id,
         name=campaign.name,
         currency=campaign.currency,
+        platform=campaign.platform,
         created_at=campaign.created_at,
         n_stats_rows=n,
         first_date=first,
@@ -91,8 +96,19 @@ _STATS_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "stats CSV (or .parquet by file name)",
-                        }
+                            "description": "our stats CSV (or .parquet by file name), or an "
+                            "ad platform's report export",
+                        },
+                        "platform": {
+                            "type": "string",
+                            "enum": ["auto", "stats", "meta", "google", "tiktok", "vk"],
+                            "description": "the file's layout (default auto: ours if its "
+                            "header is, else the platform whose columns it has)",
+                        },
+                        "conversions": {
+                            "type": "string",
+                            "description": "the export's column to count as conversions",
+                        },
                     },
                     "required": ["file"],
                 }
@@ -119,9 +135,15 @@ async def ingest_stats(
     """
     _check_size(request)
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    imported: ImportResult | None = None
     if kind == "multipart/form-data":
-        content, name = await _upload(request, "file")
-        frame = await run_in_threadpool(optimizer.read_stats_file, io.BytesIO(content), name=name)
+        form = await _form(request)
+        content, name = await _file(form, "file")
+        platform = str(form.get("platform") or "auto")
+        conversions = form.get("conversions")
+        frame, imported = await run_in_threadpool(
+            _read_upload, content, name, platform, str(conversions) if conversions else None
+        )
     elif kind == "application/json":
         batch = _parse(StatsBatch, await request.body())
         frame = pd.DataFrame(
@@ -134,10 +156,66 @@ async def ingest_stats(
     def write() -> IngestOut:
         with db.session(write=True) as session:
             campaign = store.get_campaign(session, campaign_id)
+            if imported is not None:
+                _adopt(campaign, imported)
             result = store.ingest_stats(session, campaign, frame)
-        return IngestOut(**result.__dict__)
+        out = IngestOut(**result.__dict__)
+        if imported is not None:
+            duplicates = sum(int(n.split()[1]) for n in imported.notes if n.startswith("merged"))
+            out.platform = imported.platform
+            out.currency = imported.currency
+            out.notes = imported.notes
+            out.quality = quality_report(imported.stats, n_duplicates=duplicates).to_dict()
+        return out
 
     return await run_in_threadpool(write)
+
+
+def _read_upload(
+    content: bytes, name: str, platform: str, conversions: str | None
+) -> tuple[pd.DataFrame, ImportResult | None]:
+    """Our stats layout as is; anything else through the platform presets."""
+    if platform == "stats" or (platform == "auto" and _is_contract(content)):
+        return optimizer.read_stats_file(io.BytesIO(content), name=name), None
+    result = import_export(content, platform=platform, conversions=conversions, name=name)
+    names = sorted(result.stats["campaign"].unique())
+    if len(names) > 1:
+        raise InvalidExportError(
+            [
+                optimizer.InputProblem(
+                    None,
+                    "campaign",
+                    f"{name} holds {len(names)} campaigns ({', '.join(names[:5])}); "
+                    "upload one campaign's rows",
+                )
+            ]
+        )
+    frame = result.stats.drop(columns="campaign")
+    return frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d")), result
+
+
+def _is_contract(content: bytes) -> bool:
+    first = content.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+    cells = {c.strip() for c in first.split(",")}
+    return set(REQUIRED_COLUMNS) <= cells
+
+
+def _adopt(campaign: Campaign, imported: ImportResult) -> None:
+    """The campaign takes the export's platform and currency; a second currency is refused."""
+    if imported.currency:
+        if campaign.currency and campaign.currency != imported.currency:
+            raise InvalidExportError(
+                [
+                    optimizer.InputProblem(
+                        None,
+                        "currency",
+                        f"campaign {campaign.name!r} is in {campaign.currency}; this export is "
+                        f"in {imported.currency}: one campaign, one currency",
+                    )
+                ]
+            )
+        campaign.currency = imported.currency
+    campaign.platform = imported.platform
 
 
 @router.get("/{campaign_id}/stats", response_model=StatsOut, responses=READ)
@@ -206,8 +284,9 @@ async def ingest_events(
     _check_size(request)
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if kind == "multipart/form-data":
-        clicks_csv, _ = await _upload(request, "clicks")
-        conversions_csv, _ = await _upload(request, "conversions")
+        form = await _form(request)
+        clicks_csv, _ = await _file(form, "clicks")
+        conversions_csv, _ = await _file(form, "conversions")
         clicks = _csv(clicks_csv, "clicks")
         conversions = _csv(conversions_csv, "conversions")
     elif kind == "application/json":
@@ -262,19 +341,17 @@ def _check_size(request: Request) -> None:
     limit = request.app.state.settings.max_upload_mb * 1e6
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        from starlette.exceptions import HTTPException
-
         raise HTTPException(413, f"upload is {int(length):,} bytes; the limit is {limit:,.0f}")
 
 
-async def _upload(request: Request, field: str) -> tuple[bytes, str]:
-    from starlette.datastructures import UploadFile
-    from starlette.exceptions import HTTPException
-
+async def _form(request: Request) -> FormData:
     try:
-        form = await request.form()
+        return await request.form()
     except Exception as exc:  # malformed multipart body
         raise HTTPException(400, f"cannot read the multipart body: {exc}") from None
+
+
+async def _file(form: FormData, field: str) -> tuple[bytes, str]:
     item = form.get(field)
     if item is None:
         raise optimizer.InvalidInputError(
@@ -308,8 +385,6 @@ def _parse(model: type[M], body: bytes) -> M:
 
 
 def _unsupported(kind: str) -> Exception:
-    from starlette.exceptions import HTTPException
-
     return HTTPException(
         415, f"content type {kind!r}: send application/json or multipart/form-data"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import Annotated, Literal
 
@@ -18,6 +17,7 @@ from ..deps import database, require
 from ..engine import compute_recommendation
 from ..errors import ConflictError
 from ..models import Decision, RecommendationRecord
+from ..platforms import split_for_platform
 from ..schemas import (
     AllocationOut,
     DecisionIn,
@@ -190,17 +190,31 @@ def edit(rec_id: Id, body: EditIn, who: Specialist, db: Db) -> RecommendationOut
         **errors(401, 403, 404, 409, 422),
     },
 )
-def download_split(rec_id: Id, _who: Viewer, db: Db) -> Response:
-    """The approved (or edited) split as CSV; 409 while pending or once rejected."""
+def download_split(
+    rec_id: Id,
+    _who: Viewer,
+    db: Db,
+    layout: Annotated[
+        Literal["platform", "adbandit"],
+        Query(description="the campaign's ad platform's bulk columns (when known) or ours"),
+    ] = "platform",
+) -> Response:
+    """The approved (or edited) split as CSV, in the column layout of the platform the
+    campaign's stats were imported from (ours when unknown); 409 while pending or once
+    rejected."""
     with db.session() as session:
         record = store.get_recommendation(session, rec_id)
         split = store.final_split(record, store.decisions_of(session, record))
+        campaign = store.get_campaign(session, record.campaign_id)
     if split is None:
         raise ConflictError(f"recommendation {rec_id} is {record.status}: nothing to run")
-    buffer = io.StringIO()
-    pd.DataFrame(split, columns=["creative", "audience", "budget"]).to_csv(buffer, index=False)
+    platform = campaign.platform if layout == "platform" else None
+    content, media = split_for_platform(
+        pd.DataFrame(split, columns=["creative", "audience", "budget"]), platform, campaign.name
+    )
+    suffix = f"-{platform}" if platform else ""
     return Response(
-        buffer.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="split-{rec_id}.csv"'},
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="split-{rec_id}{suffix}.csv"'},
     )

@@ -101,7 +101,7 @@ def test_health_needs_no_key(client: TestClient) -> None:
     assert client.get("/readyz").json() == {
         "status": "ok",
         "database": "sqlite",
-        "revision": "0002",
+        "revision": "0003",
     }
 
 
@@ -214,6 +214,10 @@ def test_csv_upload_upserts_and_reports_bad_rows(
         "n_inserted": 1,
         "n_replaced": 1,
         "warnings": [],
+        "platform": None,
+        "currency": None,
+        "notes": [],
+        "quality": None,
     }
     bad = head + "2026-03-16,c1,a1,1000,40,25,1\n16.03.2026,c1,a1,1000,40,1;5,1\n"
     r = client.post(f"/v1/campaigns/{campaign}/stats", files={"file": ("s.csv", bad)}, headers=h)

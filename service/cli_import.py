@@ -1,0 +1,74 @@
+"""``adbandit import``: an ad platform's export in, the stats table out, with the
+data-quality report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import optimizer
+
+__all__ = ["add_import_command"]
+
+
+def add_import_command(sub: Any) -> None:
+    from .platforms import PRESETS
+
+    p = sub.add_parser("import", help="read an ad platform's report export into the stats table")
+    p.add_argument("export", type=Path, help="the file as exported (CSV/TSV, UTF-8 or UTF-16)")
+    p.add_argument("--platform", default="auto", choices=["auto", *PRESETS])
+    p.add_argument("--mapping", type=Path, help="YAML column mapping for any other export")
+    p.add_argument("--conversions", help="the export's column to count as conversions")
+    p.add_argument("--revenue", help="the export's column to count as revenue")
+    p.add_argument(
+        "--approved", type=Path, help="the approved split (creative,audience,budget) it ran"
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, help="stats CSV to write")
+    p.add_argument("--format", default="table", choices=["table", "json"], help="report format")
+    p.set_defaults(handler=_import)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .platforms import import_export, preset_from_mapping, quality_report, read_mapping
+
+    preset = preset_from_mapping(read_mapping(args.mapping)) if args.mapping else None
+    result = import_export(
+        args.export,
+        platform=args.platform,
+        preset=preset,
+        conversions=args.conversions,
+        revenue=args.revenue,
+    )
+    approved = None
+    if args.approved:
+        approved = optimizer.load_current(args.approved)[["creative", "audience", "budget"]]
+    duplicates = sum(int(n.split()[1]) for n in result.notes if n.startswith("merged"))
+    report = quality_report(result.stats, approved=approved, n_duplicates=duplicates)
+    out = result.stats.assign(date=result.stats["date"].dt.strftime("%Y-%m-%d"))
+    out.to_csv(args.output, index=False)
+    if args.format == "json":
+        payload = {
+            "platform": result.platform,
+            "currency": result.currency,
+            "columns": result.columns,
+            "n_rows": len(result.stats),
+            "notes": result.notes,
+            "quality": report.to_dict(),
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    s = result.stats
+    print(
+        f"{args.export.name}: {result.title} export, {len(s)} rows, "
+        f"{s['date'].min():%Y-%m-%d} .. {s['date'].max():%Y-%m-%d}, "
+        f"{s.groupby(['creative', 'audience']).ngroups} arms, currency {result.currency or '?'}"
+    )
+    print("columns: " + ", ".join(f"{f} <- {h!r}" for f, h in result.columns.items()))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(report.table())
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
