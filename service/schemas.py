@@ -218,7 +218,9 @@ class RecommendationIn(Strict):
     )
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = 7
     as_of: dt.date | None = Field(
-        default=None, description="day the split is for (default: day after the latest stats)"
+        default=None,
+        strict=False,  # an ISO string in JSON; strict mode would want a date object
+        description="day the split is for (default: day after the latest stats)",
     )
     delay: str = Field(
         default="auto",

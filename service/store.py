@@ -392,6 +392,20 @@ def decisions_of(session: Session, record: RecommendationRecord) -> list[Decisio
     )
 
 
+def latest_split(session: Session, campaign: Campaign) -> list[dict[str, Any]] | None:
+    """The split to run of the campaign's newest approved or edited recommendation."""
+    record = session.scalars(
+        select(RecommendationRecord)
+        .where(
+            RecommendationRecord.campaign_id == campaign.id,
+            RecommendationRecord.status.in_(("approved", "edited")),
+        )
+        .order_by(RecommendationRecord.id.desc())
+        .limit(1)
+    ).first()
+    return final_split(record, decisions_of(session, record)) if record is not None else None
+
+
 def decide(
     session: Session,
     rec_id: int,

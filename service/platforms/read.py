@@ -158,14 +158,16 @@ def _find_header(lines: list[str], candidates: list[Preset], name: str) -> tuple
             if score > best[0]:
                 best = (score, i, sep)
     if best[0] < 3:
-        wanted = ", ".join(repr(c[0]) for c in candidates[0].columns.values())
+        if len(candidates) == 1:
+            wanted = ", ".join(repr(c[0]) for c in candidates[0].columns.values())
+            looked = f"{candidates[0].title} columns such as {wanted}"
+        else:
+            looked = ", ".join(p.title for p in candidates) + " columns; for another layout "
+            looked += "pass a --mapping"
         raise InvalidExportError(
             [
                 optimizer.InputProblem(
-                    None,
-                    None,
-                    f"{name}: no header row found in the first 30 lines "
-                    f"(looked for columns such as {wanted})",
+                    None, None, f"{name}: no header row found in the first 30 lines ({looked})"
                 )
             ]
         )
@@ -207,13 +209,13 @@ def _choose(
         expected = "; ".join(
             f"{f}: one of {', '.join(repr(a) for a in preset.columns[f])}" for f in missing
         )
-        which = preset.title if platform != "auto" or len(candidates) == 1 else "any platform"
+        what = (
+            f"is not a {preset.title} export"
+            if platform != "auto" or len(candidates) == 1
+            else f"matches no platform (nearest: {preset.title})"
+        )
         raise InvalidExportError(
-            [
-                optimizer.InputProblem(
-                    None, missing[0], f"{name} is not a {which} export: missing {expected}"
-                )
-            ]
+            [optimizer.InputProblem(None, missing[0], f"{name} {what}: missing {expected}")]
         )
     if len(scored) > 1 and scored[1][0] == score and not scored[1][3]:
         raise InvalidExportError(
@@ -376,13 +378,14 @@ def _dates(
         (pd.to_datetime(series, format=fmt, errors="coerce") for fmt in preset.date_formats),
         key=lambda p: int(p.notna().sum()),
     )
+    like = " or ".join(dt.date(2026, 11, 27).strftime(f) for f in preset.date_formats)
     for i in np.flatnonzero(best.isna().to_numpy()):
         problems.append(
             optimizer.InputProblem(
                 int(i) + 1,
                 "date",
                 f"line {line_of[i]}: date ({values[i]!r}) is not a {preset.title} date "
-                f"({' or '.join(dt.date(2026, 11, 27).strftime(f) for f in preset.date_formats)})",
+                f"(like {like})",
                 values[i],
             )
         )

@@ -154,10 +154,12 @@ async def ingest_stats(
         raise _unsupported(kind)
 
     def write() -> IngestOut:
+        approved = None
         with db.session(write=True) as session:
             campaign = store.get_campaign(session, campaign_id)
             if imported is not None:
                 _adopt(campaign, imported)
+                approved = store.latest_split(session, campaign)
             result = store.ingest_stats(session, campaign, frame)
         out = IngestOut(**result.__dict__)
         if imported is not None:
@@ -165,7 +167,11 @@ async def ingest_stats(
             out.platform = imported.platform
             out.currency = imported.currency
             out.notes = imported.notes
-            out.quality = quality_report(imported.stats, n_duplicates=duplicates).to_dict()
+            out.quality = quality_report(
+                imported.stats,
+                approved=pd.DataFrame(approved) if approved else None,
+                n_duplicates=duplicates,
+            ).to_dict()
         return out
 
     return await run_in_threadpool(write)

@@ -354,6 +354,17 @@ def test_bad_recommendation_requests_are_422(
         assert field in {p["field"] for p in r.json()["problems"]}
 
 
+def test_as_of_is_an_iso_date(client: TestClient, keys: dict[str, str], campaign: int) -> None:
+    h = auth(keys["automation"])
+    body = {"budget": 300, "as_of": "2026-03-10"}
+    r = client.post(f"/v1/campaigns/{campaign}/recommendations", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    assert (r.json()["as_of"], r.json()["data_end"]) == ("2026-03-10", "2026-03-09")
+    body["as_of"] = "10.03.2026"
+    r = client.post(f"/v1/campaigns/{campaign}/recommendations", json=body, headers=h)
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "as_of"
+
+
 def test_campaign_without_stats_says_so(client: TestClient, keys: dict[str, str]) -> None:
     h = auth(keys["automation"])
     cid = client.post("/v1/campaigns", json={"name": "empty"}, headers=h).json()["id"]
