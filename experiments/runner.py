@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -260,8 +259,13 @@ def run_many(
     workers: int = 1,
     configs: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Run every policy on ``n_seeds`` campaigns; the same campaigns for every policy.
+
+    ``workers > 1`` fans the runs out to a Dask LocalCluster of that many processes;
+    ``scheduler`` (``tcp://host:8786``) to a Dask cluster. Every run has its own seed
+    stream (``SeedSequence.spawn``), so where it runs never changes the answer.
 
     Returns the daily rows of every run with ``policy`` and ``seed`` columns.
     """
@@ -275,16 +279,16 @@ def run_many(
         make_policy(name, (configs or {}).get(name))  # unknown names fail before any work
     results: dict[int, pd.DataFrame] = {}
     bar = tqdm(total=len(jobs), desc="simulating", unit="run", disable=not progress)
-    if workers <= 1:
+    if workers <= 1 and scheduler is None:
         for j, job in enumerate(jobs):
             results[j] = _job(job)
             bar.update()
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            futures = {pool.submit(_job, job): j for j, job in enumerate(jobs)}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update()
+        from .cluster import run_tasks
+
+        for j, result in run_tasks(_job, jobs, scheduler=scheduler, workers=workers):
+            results[j] = result
+            bar.update()
     bar.close()
     frames = []
     for j, (name, _, _, _, _, _) in enumerate(jobs):
