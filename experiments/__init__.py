@@ -29,6 +29,7 @@ from .abtest import (
 )
 from .autotest import AutoTestResult, run_autotest
 from .compare import compare_runs, comparison_plot
+from .logs import ENGINES, Aggregated, aggregate_frames, aggregate_logs, write_synthetic_logs
 from .runner import (
     POLICIES,
     SCENARIOS,
@@ -47,10 +48,12 @@ from .tracking import Tracker, TrackingWarning, default_tracking_uri, list_exper
 from .tuning import TuningResult, tune, write_config
 
 __all__ = [
+    "ENGINES",
     "METRICS",
     "POLICIES",
     "SCENARIOS",
     "AbDecision",
+    "Aggregated",
     "AdbanditPolicy",
     "ArmTruth",
     "AutoTestResult",
@@ -63,6 +66,8 @@ __all__ = [
     "TrackingWarning",
     "TuningResult",
     "UniformPolicy",
+    "aggregate_frames",
+    "aggregate_logs",
     "analyze_ab",
     "compare_runs",
     "comparison_plot",
@@ -79,4 +84,5 @@ __all__ = [
     "summarize",
     "tune",
     "write_config",
+    "write_synthetic_logs",
 ]

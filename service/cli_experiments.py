@@ -63,7 +63,10 @@ def add_experiment_commands(sub: Any) -> None:
     p.add_argument("--seeds", type=int, default=None, help="campaigns per policy (default 10)")
     p.add_argument("--days", type=int, default=None, help="days per campaign (default 30)")
     p.add_argument("--budget", type=float, default=None, help="daily budget (default 600)")
-    p.add_argument("--workers", type=int, default=1, help="processes running seeds in parallel")
+    p.add_argument(
+        "--workers", type=int, default=1, help="Dask LocalCluster processes (1: run in-process)"
+    )
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://h:8786")
     p.add_argument("--seed", type=int, default=0, help="root seed of all campaigns")
     p.add_argument(
         "--out", type=Path, default=Path("simulation"), help="folder for the table and plot"
@@ -84,6 +87,14 @@ def add_experiment_commands(sub: Any) -> None:
         "--storage", default=None, help="Optuna storage URL, e.g. sqlite:///study.db (resumable)"
     )
     p.add_argument("--study", default="adbandit-tuning", help="study name")
+    p.add_argument(
+        "--workers", type=int, default=1, help="Dask LocalCluster processes (1: run in-process)"
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address; needs a --storage URL every worker reaches",
+    )
     p.add_argument("--out", type=Path, default=Path("tuned.toml"), help="best settings (TOML)")
     p.add_argument("--no-track", action="store_true", help="do not log trials to MLflow")
     p.set_defaults(handler=_tune)
@@ -215,6 +226,7 @@ def _simulate(args: argparse.Namespace) -> int:
         budget=budget,
         workers=args.workers,
         configs={k: v or {} for k, v in policy_settings.items()},
+        scheduler=args.scheduler,
     )
     baseline = "uniform" if "uniform" in names else None
     table = summarize(daily, baseline=baseline)
@@ -297,6 +309,8 @@ def _tune(args: argparse.Namespace) -> int:
         storage=args.storage,
         study_name=args.study,
         tracker=tracker,
+        workers=args.workers,
+        scheduler=args.scheduler,
     )
     path = write_config(
         result.best_config,

@@ -30,6 +30,25 @@ def add_import_command(sub: Any) -> None:
     p.add_argument("--format", default="table", choices=["table", "json"], help="report format")
     p.set_defaults(handler=_import)
 
+    from experiments.logs import ENGINES
+
+    p = sub.add_parser(
+        "aggregate", help="raw click and conversion logs -> daily arm stats (pandas/DuckDB/Dask)"
+    )
+    p.add_argument("clicks", help="click logs: file, folder, glob or fsspec URL (Parquet/CSV)")
+    p.add_argument("conversions", help="conversion logs, likewise")
+    p.add_argument("-o", "--output", type=Path, required=True, help="stats CSV to write")
+    p.add_argument("--arm-days", help="per arm-day impressions/spend table to join in")
+    p.add_argument("--lags", type=Path, help="write the delay model's lag histogram here (CSV)")
+    p.add_argument("--windows", type=Path, help="write clicks and observation windows here (CSV)")
+    p.add_argument("--engine", default="auto", choices=list(ENGINES))
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (engine dask)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster processes (engine dask)")
+    p.add_argument(
+        "--observed-until", default=None, help="when the logs were cut (default: latest)"
+    )
+    p.set_defaults(handler=_aggregate)
+
 
 def _import(args: argparse.Namespace) -> int:
     from .platforms import import_export, preset_from_mapping, quality_report, read_mapping
@@ -70,5 +89,41 @@ def _import(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     print(report.table())
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _aggregate(args: argparse.Namespace) -> int:
+    import time
+
+    from experiments.logs import aggregate_logs
+
+    start = time.perf_counter()
+    result = aggregate_logs(
+        args.clicks,
+        args.conversions,
+        args.arm_days,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        observed_until=args.observed_until,
+    )
+    s = result.stats
+    s.assign(date=s["date"].dt.strftime("%Y-%m-%d")).to_csv(args.output, index=False)
+    if args.lags:
+        result.lags.to_csv(args.lags, index=False)
+    if args.windows:
+        result.windows.to_csv(args.windows, index=False)
+    print(
+        f"{result.engine}: {int(s['clicks'].sum()):,} clicks and "
+        f"{int(s['conversions'].sum()):,} conversions -> {len(s):,} arm-days "
+        f"({s['date'].min():%Y-%m-%d} .. {s['date'].max():%Y-%m-%d}) in "
+        f"{time.perf_counter() - start:.1f} s; observed until {result.observed_until}"
+    )
+    if result.n_unmatched or result.n_before_click:
+        print(
+            f"left out: {result.n_unmatched:,} conversions with an unknown click_id, "
+            f"{result.n_before_click:,} before their click"
+        )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
