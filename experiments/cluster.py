@@ -34,7 +34,7 @@ def dask_client(
             n_workers=max(1, workers),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never clashes with another cluster
             memory_limit=memory_limit,
         ) as cluster,
         Client(cluster) as client,

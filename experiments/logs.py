@@ -25,6 +25,7 @@ sums agree exactly whatever their order of addition.
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ def _clicks(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "click_id": frame["click_id"].astype(str),
-            "time": pd.to_datetime(frame["time"]).astype("datetime64[ns]"),
+            "time": pd.to_datetime(frame["time"], format="ISO8601").astype("datetime64[ns]"),
             "creative": frame["creative"].astype(str),
             "audience": frame["audience"].astype(str),
             "campaign": frame["campaign"].astype(str) if "campaign" in frame else "default",
@@ -182,7 +183,7 @@ def _conversions(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "click_id": frame["click_id"].astype(str),
-            "time": pd.to_datetime(frame["time"]).astype("datetime64[ns]"),
+            "time": pd.to_datetime(frame["time"], format="ISO8601").astype("datetime64[ns]"),
             "value": frame["value"].astype(float) if "value" in frame else 0.0,
         }
     )
@@ -353,7 +354,8 @@ def _dask(
             return dd.read_csv(paths, dtype=str)
         return dd.read_parquet(paths)
 
-    with dask_client(scheduler, workers):
+    memory = os.environ.get("ADBANDIT_DASK_MEMORY", "auto")  # per worker, e.g. "1GB"
+    with dask_client(scheduler, workers, memory_limit=memory):
         c = read(clicks).map_partitions(_clicks, meta=_clicks(_empty_clicks()))
         # Conversions are a few percent of clicks: one partition, broadcast to every click
         # partition, so the join needs no shuffle of the (large) click logs.
