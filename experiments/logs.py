@@ -273,6 +273,7 @@ def _duckdb(
 
     con = duckdb.connect()
     con.execute("SET threads TO 2")
+    con.execute("SET enable_progress_bar = false")  # it would print to stdout
 
     def relation(source: Source) -> str:
         paths = _paths(source)

@@ -79,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", default="conversions", choices=list(optimizer.OBJECTIVES))
     p.add_argument("--format", default="table", choices=["table", "json", "csv"])
     p.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
+    p.add_argument(
+        "--analytics",
+        type=Path,
+        help="GA4 or Yandex Metrica export: take conversions and revenue from it",
+    )
+    p.add_argument("--goal", help="the analytics key event / goal to count (with --analytics)")
+    p.add_argument(
+        "--utm", help="UTM mapping, e.g. creative=utm_content,audience=utm_term (--analytics)"
+    )
     _delay_args(p)
     p.set_defaults(handler=_recommend)
 
@@ -165,8 +174,17 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _recommend(args: argparse.Namespace) -> int:
     config = optimizer.load_config(args.config) if args.config else None
+    stats: object = args.stats
+    source = "the ad platform"
+    if args.analytics:
+        from .cli_import import analytics_from_args
+        from .platforms.analytics import join_sources
+
+        analytics = analytics_from_args(args.analytics, args)
+        stats = join_sources(optimizer.load_stats(args.stats), analytics, "analytics")
+        source = f"{analytics.title} (goal {analytics.goal!r})"
     rec = optimizer.recommend(
-        args.stats,
+        stats,
         args.budget,
         current=args.current,
         objective=args.objective,
@@ -177,10 +195,11 @@ def _recommend(args: argparse.Namespace) -> int:
         delay=_delay_of(args),  # type: ignore[arg-type]
     )
     if args.format == "json":
-        print(json.dumps(rec.to_dict(), indent=2))
+        print(json.dumps({**rec.to_dict(), "conversion_source": source}, indent=2))
     elif args.format == "csv":
         sys.stdout.write(rec.allocations.to_csv(index=False))
     else:
+        print(f"Conversions from {source}.")
         print(format_recommendation(rec))
     if not args.no_track:
         from experiments.tracking import log_recommendation

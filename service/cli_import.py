@@ -19,7 +19,9 @@ def add_import_command(sub: Any) -> None:
 
     p = sub.add_parser("import", help="read an ad platform's report export into the stats table")
     p.add_argument("export", type=Path, help="the file as exported (CSV/TSV, UTF-8 or UTF-16)")
-    p.add_argument("--platform", default="auto", choices=["auto", *PRESETS])
+    p.add_argument("--platform", default="auto", choices=["auto", *PRESETS, "ga4", "metrica"])
+    p.add_argument("--goal", help="analytics exports: the key event / goal to count")
+    p.add_argument("--utm", help="analytics exports: e.g. creative=utm_content,audience=utm_term")
     p.add_argument("--mapping", type=Path, help="YAML column mapping for any other export")
     p.add_argument("--conversions", help="the export's column to count as conversions")
     p.add_argument("--revenue", help="the export's column to count as revenue")
@@ -49,18 +51,104 @@ def add_import_command(sub: Any) -> None:
     )
     p.set_defaults(handler=_aggregate)
 
+    p = sub.add_parser(
+        "reconcile", help="platform-reported against web-analytics conversions, per arm and day"
+    )
+    p.add_argument("stats", type=Path, help="the ad platform's stats (ours, or `import` output)")
+    p.add_argument("analytics", type=Path, help="GA4 or Yandex Metrica export")
+    p.add_argument("--goal", help="the key event / goal to count")
+    p.add_argument("--utm", help="e.g. creative=utm_content,audience=utm_term")
+    p.add_argument(
+        "--source", default="platform", choices=["platform", "analytics"],
+        help="whose conversions go into --output",
+    )  # fmt: skip
+    p.add_argument("-o", "--output", type=Path, help="write the stats with the chosen source")
+    p.set_defaults(handler=_reconcile)
+
+
+def utm_mapping(text: str | None) -> Any:
+    from .platforms.analytics import UtmMapping
+
+    if not text:
+        return UtmMapping()
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise optimizer.ConfigError(f"--utm ({text!r}) must read part=field,part=field")
+    return UtmMapping.from_dict({k.strip(): v.strip() for k, v in pairs})
+
+
+def analytics_from_args(path: Path, args: argparse.Namespace) -> Any:
+    from .platforms.analytics import import_analytics
+
+    layout = args.platform if getattr(args, "platform", None) in ("ga4", "metrica") else "auto"
+    return import_analytics(path, goal=args.goal, utm=utm_mapping(args.utm), layout=layout)
+
 
 def _import(args: argparse.Namespace) -> int:
-    from .platforms import import_export, preset_from_mapping, quality_report, read_mapping
+    from .platforms import (
+        InvalidExportError,
+        import_export,
+        preset_from_mapping,
+        quality_report,
+        read_mapping,
+    )
 
+    if args.platform in ("ga4", "metrica"):
+        return _import_analytics(args)
     preset = preset_from_mapping(read_mapping(args.mapping)) if args.mapping else None
-    result = import_export(
+    try:
+        result = _platform_import(args, preset, import_export)
+    except InvalidExportError as platform_error:
+        if args.platform != "auto" or preset is not None:
+            raise
+        try:
+            return _import_analytics(args)
+        except InvalidExportError as analytics_error:
+            if "header" in str(analytics_error):
+                raise platform_error from None
+            raise
+    return _report(args, result, quality_report)
+
+
+def _import_analytics(args: argparse.Namespace) -> int:
+    analytics = analytics_from_args(args.export, args)
+    t = analytics.table
+    out = t.assign(date=t["date"].dt.strftime("%Y-%m-%d"))
+    out.to_csv(args.output, index=False)
+    if args.format == "json":
+        payload = {
+            "source": analytics.source,
+            "goal": analytics.goal,
+            "columns": analytics.columns,
+            "n_rows": len(t),
+            "untagged_sessions": analytics.untagged_sessions,
+            "notes": analytics.notes,
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    print(
+        f"{args.export.name}: {analytics.title} export, {len(t)} arm-days, goal "
+        f"{analytics.goal!r}: {t['conversions'].sum():,.0f} conversions from "
+        f"{t['sessions'].sum():,.0f} tagged sessions"
+    )
+    print("columns: " + ", ".join(f"{f} <- {h!r}" for f, h in analytics.columns.items()))
+    for note in analytics.notes:
+        print(f"note: {note}")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _platform_import(args: argparse.Namespace, preset: Any, import_export: Any) -> Any:
+    return import_export(
         args.export,
         platform=args.platform,
         preset=preset,
         conversions=args.conversions,
         revenue=args.revenue,
     )
+
+
+def _report(args: argparse.Namespace, result: Any, quality_report: Any) -> int:
     approved = None
     if args.approved:
         approved = optimizer.load_current(args.approved)[["creative", "audience", "budget"]]
@@ -126,4 +214,32 @@ def _aggregate(args: argparse.Namespace) -> int:
             f"{result.n_before_click:,} before their click"
         )
     print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from .platforms.analytics import join_sources, reconcile, utm_check
+
+    stats = optimizer.load_stats(args.stats)
+    analytics = analytics_from_args(args.analytics, args)
+    check = utm_check(stats, analytics)
+    table = reconcile(stats, analytics)
+    print(
+        f"{analytics.title}, goal {analytics.goal!r}: {table['analytics'].sum():,.0f} conversions "
+        f"against {table['platform'].sum():,.0f} reported by the ad platform"
+    )
+    for row in check.itertuples():
+        print(f"tags: {row.kind} ({row.creative}, {row.audience}): {row.detail}")
+    flagged = table[table["flag"]]
+    if flagged.empty:
+        print("reconciliation: no arm's gap jumped")
+    for row in flagged.itertuples():
+        print(
+            f"gap jump: ({row.creative}, {row.audience}) {row.date:%Y-%m-%d}: platform "
+            f"{row.platform:g}, analytics {row.analytics:g} (a broken pixel or tag?)"
+        )
+    if args.output:
+        joined = join_sources(stats, analytics, args.source)
+        joined.assign(date=joined["date"].dt.strftime("%Y-%m-%d")).to_csv(args.output, index=False)
+        print(f"wrote {args.output} with conversions from {args.source}", file=sys.stderr)
     return 0

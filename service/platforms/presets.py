@@ -17,6 +17,9 @@ layouts come from:
   Conversions, Total complete payment value / Purchase value).
 - VK Ads (ads.vk.com): Statistics > Download report (.csv, ';' separated, decimal
   commas, dd.mm.yyyy dates), headers in the interface language: Russian or English.
+- X Ads: Ads Manager > Campaigns > Export data, daily breakdown; metric names as in the
+  X Business help "Campaign metrics" (Impressions, Link clicks, Spend, Conversions,
+  Sale amount), ``Time period`` dates as YYYY-MM-DD or MM/DD/YYYY.
 """
 
 from __future__ import annotations
@@ -175,7 +178,32 @@ VK = Preset(
     doc="Статистика > Выгрузить отчёт (CSV; ';', decimal comma, dd.mm.yyyy)",
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (META, GOOGLE, TIKTOK, VK)}
+X = Preset(
+    name="x",
+    title="X Ads",
+    columns={
+        "date": ("Time period", "Date", "Day"),
+        "campaign": ("Campaign name",),
+        "audience": ("Ad Group name", "Ad group name", "Line item name"),
+        "creative": ("Ad name", "Tweet name", "Creative name"),
+        "impressions": ("Impressions",),
+        "clicks": ("Link clicks", "Clicks"),
+        "spend": ("Spend", "Billed charge"),
+        "conversions": ("Conversions", "Purchases", "Site visits conversions"),
+        "revenue": ("Sale amount", "Conversion value", "Purchase value"),
+        "currency": ("Currency",),
+    },
+    date_formats=("%Y-%m-%d", "%m/%d/%Y"),
+    export_columns={
+        "campaign": "Campaign name",
+        "audience": "Ad Group name",
+        "creative": "Ad name",
+        "budget": "Daily budget",
+    },
+    doc="Ads Manager > Campaigns > Export (CSV), broken down by day",
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (META, GOOGLE, TIKTOK, VK, X)}
 
 
 def preset_from_mapping(values: Mapping[str, Any], name: str = "custom") -> Preset:
