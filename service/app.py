@@ -25,7 +25,7 @@ from .db import Database
 from .deps import KeyCache
 from .engine import StatsCache
 from .errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
-from .routes import abtests, campaigns, experiments, health, keys, recommendations
+from .routes import abtests, analytics, campaigns, experiments, health, keys, recommendations
 from .schemas import EventsBatch, StatsBatch
 from .settings import Settings
 from .tracking_worker import RecommendationLogger
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache()
     app.state.stats_cache = StatsCache()
     app.state.compute_slots = threading.BoundedSemaphore(settings.compute_slots)
-    for module in (health, campaigns, recommendations, abtests, experiments, keys):
+    for module in (health, campaigns, analytics, recommendations, abtests, experiments, keys):
         app.include_router(module.router)
     _error_handlers(app)
     _document_bodies(app)

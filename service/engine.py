@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 import optimizer
 
 from .db import Database
 from .models import Campaign
 from .schemas import RecommendationIn
-from .store import event_frames, get_campaign, has_events, stats_frame
+from .store import analytics_frame, event_frames, get_campaign, has_events, stats_frame
 
 __all__ = ["StatsCache", "compute_recommendation"]
 
@@ -44,17 +45,17 @@ class StatsCache:
             self._entries.move_to_end(campaign.id)
             return entry
 
-    def load(self, campaign: Campaign, read: Callable[[], pd.DataFrame]) -> _Entry:
+    def load(self, campaign: Campaign, read: Callable[[], tuple[pd.DataFrame, str]]) -> _Entry:
         """The cached entry, or a new one from ``read()``; concurrent callers for one
         campaign wait for a single read instead of all reading (no stampede after an
         ingest)."""
         with self._lock:
             gate = self._gates.setdefault(campaign.id, threading.Lock())
         with gate:
-            return self.entry(campaign) or self.put(campaign, read())
+            return self.entry(campaign) or self.put(campaign, *read())
 
-    def put(self, campaign: Campaign, frame: pd.DataFrame) -> _Entry:
-        entry = _Entry(campaign.stats_version, frame)
+    def put(self, campaign: Campaign, frame: pd.DataFrame, source: str = "ad platform") -> _Entry:
+        entry = _Entry(campaign.stats_version, frame, source)
         with self._lock:
             self._entries[campaign.id] = entry
             self._entries.move_to_end(campaign.id)
@@ -67,13 +68,14 @@ class StatsCache:
 class _Entry:
     version: int
     frame: pd.DataFrame
+    source: str  # whose conversions the frame carries
     evidence: dict[tuple[Any, ...], optimizer.Evidence] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def compute_recommendation(
     db: Database, cache: StatsCache, campaign_id: int, body: RecommendationIn
-) -> tuple[Campaign, optimizer.Recommendation, pd.DataFrame]:
+) -> tuple[Campaign, optimizer.Recommendation, pd.DataFrame, str]:
     """The recommendation for ``body`` on the campaign's stored stats (and event logs).
 
     Raises NotFoundError for an unknown campaign, InvalidStatsError when it has no
@@ -83,7 +85,7 @@ def compute_recommendation(
     key = (body.as_of, config.half_life_days, body.delay)
     with db.session() as session:
         campaign = get_campaign(session, campaign_id)
-        entry = cache.load(campaign, lambda: stats_frame(session, campaign))
+        entry = cache.load(campaign, lambda: _read(session, campaign))
         if entry.frame.empty:
             raise optimizer.InvalidStatsError(
                 [
@@ -124,7 +126,19 @@ def compute_recommendation(
         seed=body.seed,
         campaign=campaign.name,
     )
-    return campaign, rec, entry.frame
+    return campaign, rec, entry.frame, entry.source
+
+
+def _read(session: Session, campaign: Campaign) -> tuple[pd.DataFrame, str]:
+    """The campaign's stats, with conversions and revenue from web analytics when the
+    campaign says so; and a label saying whose conversions they are."""
+    frame = stats_frame(session, campaign)
+    if campaign.conversion_source != "analytics" or frame.empty:
+        return frame, "ad platform"
+    from .platforms.analytics import join_sources
+
+    table, label = analytics_frame(session, campaign)
+    return join_sources(frame, table, "analytics"), f"analytics ({label or 'no rows yet'})"
 
 
 def _config(values: dict[str, Any] | None) -> optimizer.ThompsonConfig:

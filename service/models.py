@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ROLES",
+    "AnalyticsRow",
     "STATUSES",
     "ApiKey",
     "Base",
@@ -79,6 +80,12 @@ class Campaign(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     # The ad platform its stats were imported from (revision 0003), for the split's layout.
     platform: Mapped[str | None] = mapped_column(String(20))
+    # Whose conversions the recommendations use, "platform" or "analytics" (revision 0004),
+    # and how UTM fields name the campaign's arms (None: the documented convention).
+    conversion_source: Mapped[str] = mapped_column(
+        String(20), default="platform", server_default="platform"
+    )
+    utm: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Bumped by every ingest so cached stats frames know they are stale.
     stats_version: Mapped[int] = mapped_column(Integer, default=0)
@@ -156,6 +163,28 @@ class Decision(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     split: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AnalyticsRow(Base):
+    """Web-analytics sessions, conversions and revenue of one arm-day (revision 0004)."""
+
+    __tablename__ = "analytics_stats"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "date", "creative", "audience", name="uq_analytics_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    date: Mapped[dt.date] = mapped_column(Date)
+    creative: Mapped[str] = mapped_column(String(NAME))
+    audience: Mapped[str] = mapped_column(String(NAME))
+    sessions: Mapped[float] = mapped_column(Float)
+    conversions: Mapped[float] = mapped_column(Float)
+    revenue: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(20))
+    goal: Mapped[str] = mapped_column(String(NAME))
 
 
 class ClickEvent(Base):

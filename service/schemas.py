@@ -70,10 +70,52 @@ class CampaignOut(BaseModel):
     name: str
     currency: str | None
     platform: str | None = None
+    conversion_source: Literal["platform", "analytics"] = "platform"
+    utm: dict[str, str] | None = None
     created_at: dt.datetime
     n_stats_rows: int = 0
     first_date: dt.date | None = None
     last_date: dt.date | None = None
+
+
+class UtmIn(Strict):
+    campaign: Literal["utm_campaign", "utm_content", "utm_term", "utm_source", "utm_medium"] = (
+        "utm_campaign"
+    )
+    creative: Literal["utm_campaign", "utm_content", "utm_term", "utm_source", "utm_medium"] = (
+        "utm_content"
+    )
+    audience: Literal["utm_campaign", "utm_content", "utm_term", "utm_source", "utm_medium"] = (
+        "utm_term"
+    )
+
+
+class CampaignPatch(Strict):
+    """Per-campaign settings: whose conversions recommendations learn from, and how UTM
+    fields name the arms in web analytics."""
+
+    conversion_source: Literal["platform", "analytics"] | None = None
+    utm: UtmIn | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"conversion_source": "analytics"}]},
+    )
+
+
+class AnalyticsIngestOut(BaseModel):
+    n_rows: int
+    source: str
+    goal: str
+    notes: list[str] = []
+    tags: list[dict[str, Any]] = Field(default=[], description="UTM check findings")
+    flagged: list[dict[str, Any]] = Field(default=[], description="arm-days whose gap jumped")
+
+
+class ReconciliationOut(BaseModel):
+    campaign_id: int
+    rows: list[dict[str, Any]]
 
 
 # -- stats ----------------------------------------------------------------------------------
@@ -302,6 +344,9 @@ class RecommendationOut(BaseModel):
     p_best_method: str
     version: str
     tracking_run_id: str | None = None
+    conversion_source: str = Field(
+        default="ad platform", description="whose conversions it learned from"
+    )
     allocations: list[AllocationOut]
     decisions: list[DecisionOut] = []
     final_split: list[SplitArm] | None = Field(

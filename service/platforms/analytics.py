@@ -372,11 +372,15 @@ def _analytics_dates(
 # -- checks and joins -----------------------------------------------------------------------
 
 
-def utm_check(stats: pd.DataFrame, analytics: AnalyticsResult) -> pd.DataFrame:
+def _table(analytics: AnalyticsResult | pd.DataFrame) -> pd.DataFrame:
+    return analytics.table if isinstance(analytics, AnalyticsResult) else analytics
+
+
+def utm_check(stats: pd.DataFrame, analytics: AnalyticsResult | pd.DataFrame) -> pd.DataFrame:
     """Tagged traffic that names no known arm, and arms with spend but no tagged traffic
     (broken or missing tags): columns ``kind, creative, audience, sessions, detail``."""
     arms = stats[stats["spend"] > 0].groupby(["creative", "audience"])["spend"].sum()
-    traffic = analytics.table.groupby(["creative", "audience"])["sessions"].sum()
+    traffic = _table(analytics).groupby(["creative", "audience"])["sessions"].sum()
     rows = []
     for (c, a), sessions in traffic.items():
         if (c, a) not in arms.index:
@@ -405,16 +409,20 @@ def utm_check(stats: pd.DataFrame, analytics: AnalyticsResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kind", "creative", "audience", "sessions", "detail"])
 
 
-def join_sources(stats: pd.DataFrame, analytics: AnalyticsResult, source: str) -> pd.DataFrame:
+def join_sources(
+    stats: pd.DataFrame, analytics: AnalyticsResult | pd.DataFrame, source: str
+) -> pd.DataFrame:
     """The stats with conversions and revenue from ``source``: "platform" (as they are) or
     "analytics" (matched by date, creative and audience; 0 where analytics saw none)."""
     if source == "platform":
         return stats.copy()
     if source != "analytics":
         raise optimizer.ConfigError(f"conversion source ({source!r}) must be platform or analytics")
-    seen = analytics.table.groupby(["date", "creative", "audience"], as_index=False)[
-        ["conversions", "revenue"]
-    ].sum()
+    seen = (
+        _table(analytics)
+        .groupby(["date", "creative", "audience"], as_index=False)[["conversions", "revenue"]]
+        .sum()
+    )
     out = stats.drop(columns=["conversions", "revenue"]).merge(
         seen, on=["date", "creative", "audience"], how="left"
     )
@@ -424,7 +432,7 @@ def join_sources(stats: pd.DataFrame, analytics: AnalyticsResult, source: str) -
 
 def reconcile(
     stats: pd.DataFrame,
-    analytics: AnalyticsResult,
+    analytics: AnalyticsResult | pd.DataFrame,
     *,
     alpha: float = 0.001,
     run_alpha: float = 0.05,
@@ -439,9 +447,11 @@ def reconcile(
     """
     from scipy import stats as st
 
-    seen = analytics.table.groupby(["date", "creative", "audience"], as_index=False)[
-        "conversions"
-    ].sum()
+    seen = (
+        _table(analytics)
+        .groupby(["date", "creative", "audience"], as_index=False)["conversions"]
+        .sum()
+    )
     table = stats[["date", "creative", "audience", "conversions"]].merge(
         seen, on=["date", "creative", "audience"], how="left", suffixes=("_platform", "_analytics")
     )

@@ -27,6 +27,7 @@ from ..platforms import ImportResult, InvalidExportError, import_export, quality
 from ..schemas import (
     CampaignIn,
     CampaignOut,
+    CampaignPatch,
     EventsBatch,
     EventsIngestOut,
     EventsOut,
@@ -55,6 +56,8 @@ def _summary(session: Any, campaign: Campaign) -> CampaignOut:
         name=campaign.name,
         currency=campaign.currency,
         platform=campaign.platform,
+        conversion_source=campaign.conversion_source,  # type: ignore[arg-type]
+        utm=campaign.utm,
         created_at=campaign.created_at,
         n_stats_rows=n,
         first_date=first,
@@ -80,6 +83,22 @@ def list_campaigns(_who: Viewer, db: Db) -> list[CampaignOut]:
 def get_campaign(campaign_id: CampaignId, _who: Viewer, db: Db) -> CampaignOut:
     with db.session() as session:
         return _summary(session, store.get_campaign(session, campaign_id))
+
+
+@router.patch("/{campaign_id}", response_model=CampaignOut, responses=WRITE)
+def update_campaign(
+    campaign_id: CampaignId, body: CampaignPatch, _who: Automation, db: Db
+) -> CampaignOut:
+    """Choose whose conversions the campaign's recommendations use (``platform`` or
+    ``analytics``) and how UTM fields name its arms."""
+    with db.session(write=True) as session:
+        campaign = store.get_campaign(session, campaign_id)
+        if body.conversion_source is not None:
+            campaign.conversion_source = body.conversion_source
+        if body.utm is not None:
+            campaign.utm = body.utm.model_dump()
+        campaign.stats_version += 1  # cached fits used the old choice
+        return _summary(session, campaign)
 
 
 # -- stats ----------------------------------------------------------------------------------

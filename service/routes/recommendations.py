@@ -66,6 +66,7 @@ def recommendation_out(
         p_best_method=content["p_best_method"],
         version=content["version"],
         tracking_run_id=record.tracking_run_id,
+        conversion_source=content.get("conversion_source", "ad platform"),
         allocations=[AllocationOut(**a) for a in content["allocations"]],
         decisions=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
         final_split=[SplitArm(**s) for s in split] if split is not None else None,
@@ -89,8 +90,11 @@ def create_recommendation(
     state = request.app.state
     # CPU-bound under the GIL: a couple at a time finish sooner than dozens interleaved.
     with state.compute_slots:
-        campaign, rec, frame = compute_recommendation(db, state.stats_cache, campaign_id, body)
-    content = rec.to_dict()  # before the write transaction: it holds the lock briefly
+        campaign, rec, frame, source = compute_recommendation(
+            db, state.stats_cache, campaign_id, body
+        )
+    # built before the write transaction, which then holds the lock briefly
+    content = {**rec.to_dict(), "conversion_source": source}
     request_json = body.model_dump(mode="json")
     with db.session(write=True) as session:
         record = store.save_recommendation(session, campaign.id, content, request_json, who.name)

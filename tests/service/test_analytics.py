@@ -68,7 +68,10 @@ def test_x_ads_sample_parses_exactly() -> None:
     ]
 
 
-GA4_HEAD = "# GA4\nDate,Session campaign,Session manual ad content,Session manual term,Sessions,Key events,Total revenue\n"
+GA4_HEAD = (
+    "# GA4\nDate,Session campaign,Session manual ad content,Session manual term,Sessions,"
+    "Key events,Total revenue\n"
+)
 
 MALFORMED = [
     (
@@ -227,3 +230,46 @@ def test_reconcile_and_recommend_commands(
         ["recommend", str(stats_path), "--budget", "1000", "--no-track", "--format", "json"]
     )
     assert '"conversion_source": "the ad platform"' in capsys.readouterr().out
+
+
+def test_service_per_campaign_source(tmp_path: Path, client, keys: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from tests.service.conftest import auth
+
+    h = auth(keys["automation"])
+    stats_path, ga_path = disagreeing(tmp_path)
+    cid = client.post("/v1/campaigns", json={"name": "spring"}, headers=h).json()["id"]
+    with open(stats_path, "rb") as f:
+        assert (
+            client.post(
+                f"/v1/campaigns/{cid}/stats", files={"file": ("s.csv", f)}, headers=h
+            ).status_code
+            == 200
+        )
+    with open(ga_path, "rb") as f:
+        r = client.post(f"/v1/campaigns/{cid}/analytics", files={"file": ("ga.csv", f)}, headers=h)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["n_rows"], out["source"], out["goal"]) == (29, "Google Analytics 4", "Key events")
+    assert [t["creative"] for t in out["tags"]] == ["c_typo"]
+    assert {f["creative"] for f in out["flagged"]} == {"b"}
+    rows = client.get(f"/v1/campaigns/{cid}/reconciliation", headers=h).json()["rows"]
+    assert len(rows) == 28 and {"platform", "analytics", "p_value", "flag"} <= set(rows[0])
+
+    def split() -> tuple[str, dict[str, float]]:
+        rec = client.post(
+            f"/v1/campaigns/{cid}/recommendations", json={"budget": 1000}, headers=h
+        ).json()
+        return rec["conversion_source"], {a["creative"]: a["budget"] for a in rec["allocations"]}
+
+    source, by_platform = split()
+    assert source == "ad platform" and by_platform["a"] > by_platform["b"]
+    r = client.patch(f"/v1/campaigns/{cid}", json={"conversion_source": "analytics"}, headers=h)
+    assert r.status_code == 200 and r.json()["conversion_source"] == "analytics"
+    source, by_analytics = split()
+    assert source == "analytics (Google Analytics 4 goal 'Key events')"
+    assert by_analytics["b"] > by_analytics["a"]
+    bad = client.patch(f"/v1/campaigns/{cid}", json={"conversion_source": "pixels"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "conversion_source"
+    broken = b"Date,Session campaign,Sessions,Key events\n20261101,c,10,1\n"
+    r = client.post(f"/v1/campaigns/{cid}/analytics", files={"file": ("x.csv", broken)}, headers=h)
+    assert r.status_code == 422 and "no utm_content column" in r.json()["problems"][0]["rule"]
