@@ -71,7 +71,9 @@ def run_engine(engine: str, folder: Path, dask_memory: str) -> dict[str, float]:
     sampler.join()
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"{engine} failed:\n{err[-2000:]}")
+        last = [ln for ln in err.strip().splitlines() if ln.strip()][-1:] or ["?"]
+        return {"wall_s": wall, "peak_mb": peak / 2**20, "arm_days": 0, "clicks": -1,
+                "error": last[0][:300]}  # fmt: skip
     groups, clicks = (int(x) for x in out.split())
     return {"wall_s": wall, "peak_mb": peak / 2**20, "arm_days": groups, "clicks": clicks}
 
@@ -95,6 +97,11 @@ def main() -> None:
             print(f"{n:,} clicks, {n_conv:,} conversions: {size_mb:,.0f} MB Parquet in {gen:.0f} s")
             for engine in args.engines:
                 r = run_engine(engine, folder, args.dask_memory)
+                if "error" in r:
+                    print(f"  {engine:<7} FAILED after {r['wall_s']:.0f} s: {r['error']}")
+                    rows.append({"clicks": n_clicks, "engine": engine, **r})
+                    _write(rows, args)
+                    continue
                 assert r["clicks"] == n_clicks
                 row = {
                     "clicks": n_clicks,
@@ -110,9 +117,15 @@ def main() -> None:
                     f"{row['rows_per_s'] / 1e6:6.2f} M clicks/s",
                     flush=True,
                 )
+                _write(rows, args)
         finally:
             if not args.keep:
                 shutil.rmtree(folder, ignore_errors=True)
+    print("\n" + (RESULTS / "log_aggregation.md").read_text())
+
+
+def _write(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
+    """Results so far (a later failure still leaves the earlier rows)."""
     RESULTS.mkdir(exist_ok=True)
     meta = {
         "python": platform.python_version(),
@@ -127,12 +140,14 @@ def main() -> None:
         "|---:|---|---:|---:|---:|",
     ]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['clicks']:,} | {r['engine']} | failed: {r['error']} | | |")
+            continue
         lines.append(
             f"| {r['clicks']:,} | {r['engine']} | {r['wall_s']:.1f} | {r['peak_mb']:,.0f} | "
             f"{r['rows_per_s'] / 1e6:.2f} |"
         )
     (RESULTS / "log_aggregation.md").write_text("\n".join(lines) + "\n")
-    print("\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -356,15 +356,13 @@ def _dask(
         return dd.read_parquet(paths)
 
     memory = os.environ.get("ADBANDIT_DASK_MEMORY", "auto")  # per worker, e.g. "1GB"
-    with dask_client(scheduler, workers, memory_limit=memory):
+    with dask_client(scheduler, workers, memory_limit=memory) as client:
         c = read(clicks).map_partitions(_clicks, meta=_clicks(_empty_clicks()))
-        # Conversions are a few percent of clicks: one partition, broadcast to every click
-        # partition, so the join needs no shuffle of the (large) click logs.
-        v = (
-            read(conversions)
-            .map_partitions(_conversions, meta=_conversions(_empty_conversions()))
-            .repartition(npartitions=1)
-        )
+        # Conversions are a few percent of clicks: gathered once, indexed by click_id and
+        # sent to every worker, where each click partition joins against that one index
+        # (built once per worker), so the click logs are never shuffled.
+        v_local = _conversions(read(conversions).compute())
+        [v_index] = client.scatter([v_local.set_index("click_id")], broadcast=True)
         per_click = (
             c.assign(date=c["time"].dt.floor("D"), n=1)
             .groupby(KEY)[["n", "cost"]]
@@ -372,8 +370,8 @@ def _dask(
             .rename(columns={"n": "clicks"})
             .reset_index()
         )
-        j = c[["click_id", "time", "campaign", "creative", "audience"]].merge(
-            v, on="click_id", how="inner", suffixes=("_click", ""), broadcast=True
+        j = c[["click_id", "time", "campaign", "creative", "audience"]].map_partitions(
+            _join_conversions, v_index, meta=_join_conversions(_empty_clicks(), _empty_index())
         )
         n_joined = j.shape[0]
         j = j[j["time"] >= j["time_click"]]
@@ -394,9 +392,11 @@ def _dask(
             .rename("conversions")
             .reset_index()
         )
-        per_click, per_conv, lags, n_joined, n_conv, latest_click, latest_conv = dd.compute(
-            per_click, per_conv, lags, n_joined, v.shape[0], c["time"].max(), v["time"].max()
+        per_click, per_conv, lags, n_joined, latest_click = dd.compute(
+            per_click, per_conv, lags, n_joined, c["time"].max()
         )
+    n_conv = len(v_local)
+    latest_conv = v_local["time"].max() if n_conv else None
     n_matched = int(per_conv["conversions"].sum()) if len(per_conv) else 0
     until = _until(observed_until, latest_click, latest_conv)
     return _finish(
@@ -409,6 +409,18 @@ def _dask(
         int(n_joined) - n_matched,
         "dask",
     )
+
+
+def _join_conversions(part: pd.DataFrame, conversions: pd.DataFrame) -> pd.DataFrame:
+    """One click partition joined to the conversions indexed by click_id."""
+    joined = part[["click_id", "time", "campaign", "creative", "audience"]].merge(
+        conversions, left_on="click_id", right_index=True, how="inner", suffixes=("_click", "")
+    )
+    return joined.reset_index(drop=True)
+
+
+def _empty_index() -> pd.DataFrame:
+    return _empty_conversions().set_index("click_id")
 
 
 def _empty_clicks() -> pd.DataFrame:
