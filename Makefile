@@ -39,6 +39,7 @@ pytest: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/recommend_speed.py
 	$(PY) benchmarks/service_load.py
+	$(PY) benchmarks/log_aggregation.py
 
 sample-data: $(VENV)/.installed-run
 	$(PY) data/make_sample.py

@@ -362,7 +362,7 @@ def _dask(
         # sent to every worker, where each click partition joins against that one index
         # (built once per worker), so the click logs are never shuffled.
         v_local = _conversions(read(conversions).compute())
-        [v_index] = client.scatter([v_local.set_index("click_id")], broadcast=True)
+        [v_index] = client.scatter([_ConversionIndex(v_local)], broadcast=True)
         per_click = (
             c.assign(date=c["time"].dt.floor("D"), n=1)
             .groupby(KEY)[["n", "cost"]]
@@ -371,7 +371,9 @@ def _dask(
             .reset_index()
         )
         j = c[["click_id", "time", "campaign", "creative", "audience"]].map_partitions(
-            _join_conversions, v_index, meta=_join_conversions(_empty_clicks(), _empty_index())
+            _join_conversions,
+            v_index,
+            meta=_join_conversions(_empty_clicks(), _ConversionIndex(_empty_conversions())),
         )
         n_joined = j.shape[0]
         j = j[j["time"] >= j["time_click"]]
@@ -411,16 +413,35 @@ def _dask(
     )
 
 
-def _join_conversions(part: pd.DataFrame, conversions: pd.DataFrame) -> pd.DataFrame:
-    """One click partition joined to the conversions indexed by click_id."""
-    joined = part[["click_id", "time", "campaign", "creative", "audience"]].merge(
-        conversions, left_on="click_id", right_index=True, how="inner", suffixes=("_click", "")
-    )
-    return joined.reset_index(drop=True)
+class _ConversionIndex:
+    """Conversions grouped by click_id behind a unique index, so each click partition finds
+    its conversions by hashing only its own ids (the index's hash table is built once per
+    worker), not the whole conversion table again."""
+
+    def __init__(self, conversions: pd.DataFrame) -> None:
+        ordered = conversions.sort_values("click_id", kind="stable")
+        ids, self.starts, self.counts = np.unique(
+            ordered["click_id"].to_numpy(dtype=object), return_index=True, return_counts=True
+        )
+        self.index = pd.Index(ids)
+        self.time = ordered["time"].to_numpy()
+        self.value = ordered["value"].to_numpy(float)
 
 
-def _empty_index() -> pd.DataFrame:
-    return _empty_conversions().set_index("click_id")
+def _join_conversions(part: pd.DataFrame, conversions: _ConversionIndex) -> pd.DataFrame:
+    """One click partition joined to its conversions (every conversion of every click)."""
+    pos = conversions.index.get_indexer(part["click_id"].to_numpy(dtype=object))
+    rows = np.flatnonzero(pos >= 0)
+    found = pos[rows]
+    n = conversions.counts[found]
+    left = np.repeat(rows, n)
+    offset = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    right = np.repeat(conversions.starts[found], n) + offset
+    out = part.iloc[left][["campaign", "creative", "audience"]].reset_index(drop=True)
+    out["time_click"] = part["time"].to_numpy()[left]
+    out["time"] = conversions.time[right]
+    out["value"] = conversions.value[right]
+    return out
 
 
 def _empty_clicks() -> pd.DataFrame:
