@@ -199,8 +199,8 @@ def _recommend(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(rec.allocations.to_csv(index=False))
     else:
-        print(f"Conversions from {source}.")
         print(format_recommendation(rec))
+        print(f"Conversions from {source}.")
     if not args.no_track:
         from experiments.tracking import log_recommendation
 

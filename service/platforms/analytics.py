@@ -458,6 +458,7 @@ def reconcile(
     table = table.rename(
         columns={"conversions_platform": "platform", "conversions_analytics": "analytics"}
     ).fillna({"analytics": 0.0})
+    table = table.astype({"platform": float, "analytics": float})  # object when none matched
     table = table.sort_values(["creative", "audience", "date"], ignore_index=True)
     arm = [table["creative"], table["audience"]]
     total = table["platform"] + table["analytics"]

@@ -223,9 +223,7 @@ def test_reconcile_and_recommend_commands(
         ]
     )
     assert code == 0
-    assert capsys.readouterr().out.startswith(
-        "Conversions from Google Analytics 4 (goal 'Key events')."
-    )
+    assert "Conversions from Google Analytics 4 (goal 'Key events')." in capsys.readouterr().out
     code = main(
         ["recommend", str(stats_path), "--budget", "1000", "--no-track", "--format", "json"]
     )
@@ -252,6 +250,11 @@ def test_service_per_campaign_source(tmp_path: Path, client, keys: dict[str, str
     assert (out["n_rows"], out["source"], out["goal"]) == (29, "Google Analytics 4", "Key events")
     assert [t["creative"] for t in out["tags"]] == ["c_typo"]
     assert {f["creative"] for f in out["flagged"]} == {"b"}
+    empty = client.post("/v1/campaigns", json={"name": "no-analytics"}, headers=h).json()["id"]
+    with open(stats_path, "rb") as f:
+        client.post(f"/v1/campaigns/{empty}/stats", files={"file": ("s.csv", f)}, headers=h)
+    rows = client.get(f"/v1/campaigns/{empty}/reconciliation", headers=h).json()["rows"]
+    assert len(rows) == 28 and all(r["analytics"] == 0 and not r["flag"] for r in rows)
     rows = client.get(f"/v1/campaigns/{cid}/reconciliation", headers=h).json()["rows"]
     assert len(rows) == 28 and {"platform", "analytics", "p_value", "flag"} <= set(rows[0])
 
