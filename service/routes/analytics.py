@@ -18,7 +18,7 @@ from ..deps import database, require
 from ..platforms.analytics import UtmMapping, import_analytics, reconcile, utm_check
 from ..schemas import AnalyticsIngestOut, ReconciliationOut
 from . import READ, errors
-from .campaigns import _check_size, _file, _form, _unsupported
+from ._upload import check_size, read_file, read_form, unsupported
 
 router = APIRouter(prefix="/v1/campaigns", tags=["analytics"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -62,12 +62,12 @@ async def ingest_analytics(
     """Upsert a GA4 or Yandex Metrica export (sessions, conversions of one goal, revenue per
     arm and day by the campaign's UTM mapping) and answer the tag check and the days whose
     platform/analytics gap jumped. All or nothing."""
-    _check_size(request)
+    check_size(request)
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind != "multipart/form-data":
-        raise _unsupported(kind)
-    form = await _form(request)
-    content, name = await _file(form, "file")
+        raise unsupported(kind)
+    form = await read_form(request)
+    content, name = await read_file(form, "file")
     goal = str(form["goal"]) if form.get("goal") else None
     layout = str(form.get("layout") or "auto")
     if layout not in ("auto", "ga4", "metrica"):

@@ -12,8 +12,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
-from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
 
 import optimizer
 from optimizer.stats import REQUIRED_COLUMNS
@@ -37,6 +35,7 @@ from ..schemas import (
     StatsOut,
 )
 from . import READ, WRITE, errors
+from ._upload import check_size, read_file, read_form, unsupported
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -152,12 +151,12 @@ async def ingest_stats(
     broken rule refuses the whole batch (422, every problem with its row from 1)
     and nothing is written.
     """
-    _check_size(request)
+    check_size(request)
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
     imported: ImportResult | None = None
     if kind == "multipart/form-data":
-        form = await _form(request)
-        content, name = await _file(form, "file")
+        form = await read_form(request)
+        content, name = await read_file(form, "file")
         platform = str(form.get("platform") or "auto")
         conversions = form.get("conversions")
         frame, imported = await run_in_threadpool(
@@ -170,7 +169,7 @@ async def ingest_stats(
             columns=list(optimizer.STATS_COLUMNS),
         )
     else:
-        raise _unsupported(kind)
+        raise unsupported(kind)
 
     def write() -> IngestOut:
         approved = None
@@ -306,12 +305,12 @@ async def ingest_events(
     Every conversion must match a click of this batch or a stored one; otherwise
     the batch is refused and nothing is written.
     """
-    _check_size(request)
+    check_size(request)
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if kind == "multipart/form-data":
-        form = await _form(request)
-        clicks_csv, _ = await _file(form, "clicks")
-        conversions_csv, _ = await _file(form, "conversions")
+        form = await read_form(request)
+        clicks_csv, _ = await read_file(form, "clicks")
+        conversions_csv, _ = await read_file(form, "conversions")
         clicks = _csv(clicks_csv, "clicks")
         conversions = _csv(conversions_csv, "conversions")
     elif kind == "application/json":
@@ -325,7 +324,7 @@ async def ingest_events(
             columns=["click_id", "time", "value"],
         )
     else:
-        raise _unsupported(kind)
+        raise unsupported(kind)
 
     def write() -> EventsIngestOut:
         with db.session(write=True) as session:
@@ -362,31 +361,6 @@ def read_events(
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _check_size(request: Request) -> None:
-    limit = request.app.state.settings.max_upload_mb * 1e6
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise HTTPException(413, f"upload is {int(length):,} bytes; the limit is {limit:,.0f}")
-
-
-async def _form(request: Request) -> FormData:
-    try:
-        return await request.form()
-    except Exception as exc:  # malformed multipart body
-        raise HTTPException(400, f"cannot read the multipart body: {exc}") from None
-
-
-async def _file(form: FormData, field: str) -> tuple[bytes, str]:
-    item = form.get(field)
-    if item is None:
-        raise optimizer.InvalidInputError(
-            [optimizer.InputProblem(None, field, f"multipart field {field!r} is missing")]
-        )
-    if isinstance(item, UploadFile):
-        return await item.read(), item.filename or f"{field}.csv"
-    return item.encode(), f"{field}.csv"
-
-
 def _csv(content: bytes, what: str) -> pd.DataFrame:
     try:
         return pd.read_csv(
@@ -407,12 +381,6 @@ def _parse(model: type[M], body: bytes) -> M:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
-
-
-def _unsupported(kind: str) -> Exception:
-    return HTTPException(
-        415, f"content type {kind!r}: send application/json or multipart/form-data"
-    )
 
 
 def _naive(value: dt.datetime) -> dt.datetime:
