@@ -65,6 +65,24 @@ class CampaignIn(Strict):
     )
 
 
+class WindowOut(BaseModel):
+    """Totals over a window of days; CPA and ROAS are ratios of the sums."""
+
+    start: dt.date | None
+    end: dt.date | None
+    spend: float
+    conversions: float
+    revenue: float
+    cpa: float | None
+    roas: float | None
+
+
+class LatestOut(BaseModel):
+    id: int
+    status: str
+    created_at: dt.datetime
+
+
 class CampaignOut(BaseModel):
     id: int
     name: str
@@ -76,6 +94,8 @@ class CampaignOut(BaseModel):
     n_stats_rows: int = 0
     first_date: dt.date | None = None
     last_date: dt.date | None = None
+    window: WindowOut | None = None
+    latest_recommendation: LatestOut | None = None
 
 
 class UtmIn(Strict):

@@ -30,9 +30,11 @@ from ..schemas import (
     EventsIngestOut,
     EventsOut,
     IngestOut,
+    LatestOut,
     StatRowOut,
     StatsBatch,
     StatsOut,
+    WindowOut,
 )
 from . import READ, WRITE, errors
 from ._upload import check_size, read_file, read_form, unsupported
@@ -44,12 +46,28 @@ Db = Annotated[Database, Depends(database)]
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="campaign id")]
 
 
-def _summary(session: Any, campaign: Campaign) -> CampaignOut:
+def _summary(
+    session: Any,
+    campaign: Campaign,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> CampaignOut:
     n, first, last = session.execute(
         select(func.count(), func.min(StatRow.date), func.max(StatRow.date)).where(
             StatRow.campaign_id == campaign.id
         )
     ).one()
+    window = select(
+        func.coalesce(func.sum(StatRow.spend), 0.0),
+        func.coalesce(func.sum(StatRow.conversions), 0.0),
+        func.coalesce(func.sum(StatRow.revenue), 0.0),
+    ).where(StatRow.campaign_id == campaign.id)
+    if start is not None:
+        window = window.where(StatRow.date >= start)
+    if end is not None:
+        window = window.where(StatRow.date <= end)
+    spend, conversions, revenue = (float(x) for x in session.execute(window).one())
+    latest = store.list_recommendations(session, campaign, limit=1)
     return CampaignOut(
         id=campaign.id,
         name=campaign.name,
@@ -61,7 +79,32 @@ def _summary(session: Any, campaign: Campaign) -> CampaignOut:
         n_stats_rows=n,
         first_date=first,
         last_date=last,
+        window=WindowOut(
+            start=start,
+            end=end,
+            spend=spend,
+            conversions=conversions,
+            revenue=revenue,
+            cpa=spend / conversions if conversions else None,
+            roas=revenue / spend if spend else None,
+        ),
+        latest_recommendation=(
+            LatestOut(id=latest[0].id, status=latest[0].status, created_at=latest[0].created_at)
+            if latest
+            else None
+        ),
     )
+
+
+Start = Annotated[dt.date | None, Query(description="window's first day (inclusive)")]
+End = Annotated[dt.date | None, Query(description="window's last day (inclusive)")]
+
+
+def _window(start: dt.date | None, end: dt.date | None) -> None:
+    if start is not None and end is not None and end < start:
+        raise optimizer.InvalidInputError(
+            [optimizer.InputProblem(None, "end", f"end ({end}) is before start ({start})")]
+        )
 
 
 @router.post("", response_model=CampaignOut, status_code=201, responses=WRITE)
@@ -73,15 +116,21 @@ def create_campaign(body: CampaignIn, _who: Automation, db: Db) -> CampaignOut:
 
 
 @router.get("", response_model=list[CampaignOut], responses=READ)
-def list_campaigns(_who: Viewer, db: Db) -> list[CampaignOut]:
+def list_campaigns(_who: Viewer, db: Db, start: Start = None, end: End = None) -> list[CampaignOut]:
+    """Every campaign with its spend, conversions, CPA and ROAS over the window (all its
+    data by default) and the state of its latest recommendation."""
+    _window(start, end)
     with db.session() as session:
-        return [_summary(session, c) for c in store.list_campaigns(session)]
+        return [_summary(session, c, start, end) for c in store.list_campaigns(session)]
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, responses=READ)
-def get_campaign(campaign_id: CampaignId, _who: Viewer, db: Db) -> CampaignOut:
+def get_campaign(
+    campaign_id: CampaignId, _who: Viewer, db: Db, start: Start = None, end: End = None
+) -> CampaignOut:
+    _window(start, end)
     with db.session() as session:
-        return _summary(session, store.get_campaign(session, campaign_id))
+        return _summary(session, store.get_campaign(session, campaign_id), start, end)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, responses=WRITE)

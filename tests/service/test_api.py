@@ -490,3 +490,39 @@ def test_experiments_list_and_compare_read_mlflow(tmp_path, keys: dict[str, str]
         assert (
             c.get("/v1/experiments/compare", params={"baseline": "x"}, headers=h).status_code == 422
         )
+
+
+def test_campaign_window_totals_and_latest_state(
+    client: TestClient,
+    keys: dict[str, str],
+    rec: dict,  # type: ignore[type-arg]
+) -> None:
+    h = auth(keys["viewer"])
+    cid = rec["campaign_id"]
+    # stats_rows: 3 arms x 14 days, 25.0 spend each; conversions 1 + 3 + 2 a day, revenue 30 each
+    got = client.get(
+        f"/v1/campaigns/{cid}", params={"start": "2026-03-02", "end": "2026-03-03"}, headers=h
+    )
+    assert got.json()["window"] == {
+        "start": "2026-03-02",
+        "end": "2026-03-03",
+        "spend": 150.0,
+        "conversions": 12.0,
+        "revenue": 360.0,
+        "cpa": 12.5,
+        "roas": 2.4,
+    }
+    listed = client.get("/v1/campaigns", headers=h).json()
+    assert listed[0]["window"]["spend"] == 14 * 3 * 25.0
+    assert listed[0]["latest_recommendation"]["status"] == "pending"
+    client.post(f"/v1/recommendations/{rec['id']}/approve", headers=auth(keys["specialist"]))
+    again = client.get(f"/v1/campaigns/{cid}", headers=h).json()
+    assert again["latest_recommendation"] == {
+        "id": rec["id"],
+        "status": "approved",
+        "created_at": rec["created_at"],
+    }
+    bad = client.get(
+        f"/v1/campaigns/{cid}", params={"start": "2026-03-05", "end": "2026-03-01"}, headers=h
+    )
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "end"
