@@ -385,6 +385,14 @@ class RecommendationSummary(BaseModel):
     n_arms: int
 
 
+class HistoryPoint(BaseModel):
+    id: int
+    created_at: dt.datetime
+    as_of: dt.date
+    status: str
+    arms: list[dict[str, Any]] = Field(description="creative, audience, budget, p_best")
+
+
 class DecisionIn(Strict):
     note: str = Field(default="", max_length=10_000)
 

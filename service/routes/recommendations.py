@@ -23,6 +23,7 @@ from ..schemas import (
     DecisionIn,
     DecisionOut,
     EditIn,
+    HistoryPoint,
     RecommendationIn,
     RecommendationOut,
     RecommendationSummary,
@@ -132,6 +133,37 @@ def list_recommendations(
             )
             for r in store.list_recommendations(session, campaign, status=status, limit=limit)
         ]
+
+
+@router.get(
+    "/v1/campaigns/{campaign_id}/history",
+    response_model=list[HistoryPoint],
+    responses=READ,
+)
+def history(
+    campaign_id: Id,
+    _who: Viewer,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 90,
+) -> list[HistoryPoint]:
+    """Budget and P(best) of every arm in the campaign's last ``limit`` recommendations,
+    oldest first: what the review page draws as P(best) over time."""
+    with db.session() as session:
+        campaign = store.get_campaign(session, campaign_id)
+        records = store.list_recommendations(session, campaign, limit=limit)
+    return [
+        HistoryPoint(
+            id=r.id,
+            created_at=r.created_at,
+            as_of=r.content["as_of"],
+            status=r.status,
+            arms=[
+                {k: a.get(k) for k in ("creative", "audience", "budget", "p_best")}
+                for a in r.content["allocations"]
+            ],
+        )
+        for r in reversed(records)
+    ]
 
 
 @router.get("/v1/recommendations/{rec_id}", response_model=RecommendationOut, responses=READ)

@@ -526,3 +526,27 @@ def test_campaign_window_totals_and_latest_state(
         f"/v1/campaigns/{cid}", params={"start": "2026-03-05", "end": "2026-03-01"}, headers=h
     )
     assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "end"
+
+
+def test_history_of_budget_and_p_best(
+    client: TestClient,
+    keys: dict[str, str],
+    campaign: int,
+    rec: dict,  # type: ignore[type-arg]
+) -> None:
+    h = auth(keys["automation"])
+    later = client.post(
+        f"/v1/campaigns/{campaign}/recommendations", json={"budget": 600, "seed": 3}, headers=h
+    ).json()
+    points = client.get(f"/v1/campaigns/{campaign}/history", headers=auth(keys["viewer"])).json()
+    assert [p["id"] for p in points] == [rec["id"], later["id"]]  # oldest first
+    first = {(a["creative"], a["audience"]): a for a in points[0]["arms"]}
+    for a in rec["allocations"]:
+        assert first[(a["creative"], a["audience"])] == {
+            "creative": a["creative"],
+            "audience": a["audience"],
+            "budget": a["budget"],
+            "p_best": a["p_best"],
+        }
+    assert sum(a["budget"] for a in points[1]["arms"]) == pytest.approx(600, abs=0.01)
+    assert client.get("/v1/campaigns/99/history", headers=h).status_code == 404
