@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..schemas import ErrorOut
@@ -25,3 +26,12 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 READ = errors(401, 403, 404, 422)
 WRITE = errors(400, 401, 403, 404, 409, 422)
+
+
+def json_value(value: Any) -> Any:
+    """A numpy scalar as a plain Python value; NaN and infinities as None (JSON null)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

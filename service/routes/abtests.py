@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 import pandas as pd
@@ -13,7 +12,7 @@ import experiments
 from ..auth import Principal
 from ..deps import require
 from ..schemas import AbTestIn, AbTestOut
-from . import errors
+from . import errors, json_value
 
 router = APIRouter(prefix="/v1/abtests", tags=["abtests"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -42,17 +41,9 @@ def analyze(body: AbTestIn, _who: Viewer) -> AbTestOut:
     return AbTestOut(
         metric=body.metric,
         control=body.control,
-        variants=[{k: _json(v) for k, v in row.items()} for row in result.to_dict("records")],
-        srm={k: _json(v) for k, v in srm.items()},
+        variants=[{k: json_value(v) for k, v in row.items()} for row in result.to_dict("records")],
+        srm={k: json_value(v) for k, v in srm.items()},
         stop=verdict.stop,
         winner=verdict.winner,
         verdict=verdict.reason,
     )
-
-
-def _json(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -3,7 +3,6 @@ ad platform's conversions."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -17,7 +16,7 @@ from ..db import Database
 from ..deps import database, require
 from ..platforms.analytics import UtmMapping, import_analytics, reconcile, utm_check
 from ..schemas import AnalyticsIngestOut, ReconciliationOut
-from . import READ, errors
+from . import READ, errors, json_value
 from ._upload import check_size, read_file, read_form, unsupported
 
 router = APIRouter(prefix="/v1/campaigns", tags=["analytics"])
@@ -130,16 +129,9 @@ def get_reconciliation(campaign_id: CampaignId, _who: Viewer, db: Db) -> Reconci
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict("records"):
-        clean = {}
-        for k, v in row.items():
-            if hasattr(v, "isoformat"):
-                v = v.date().isoformat() if hasattr(v, "date") else v.isoformat()
-            elif hasattr(v, "item"):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            clean[k] = v
-        out.append(clean)
-    return out
+    def plain(value: Any) -> Any:
+        if hasattr(value, "date") and hasattr(value, "isoformat"):
+            return value.date().isoformat()
+        return json_value(value)
+
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 import pandas as pd
@@ -16,7 +15,7 @@ from ..auth import Principal
 from ..deps import require
 from ..errors import NotFoundError
 from ..schemas import ComparisonOut, ExperimentOut
-from . import READ, errors
+from . import READ, errors, json_value
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: errors(401)[401] | {"description": "The MLflow tracking store does not answer"}
@@ -83,7 +82,7 @@ def compare(
         missing = sorted(set(run_ids) - set(table["run_id"]))
         if missing:
             raise NotFoundError(f"no run with id {', '.join(missing[:5])}")
-    rows = [{k: _json(v) for k, v in row.items()} for row in table.to_dict("records")]
+    rows = [{k: json_value(v) for k, v in row.items()} for row in table.to_dict("records")]
     return ComparisonOut(runs=rows)
 
 
@@ -98,11 +97,3 @@ def _experiments(request: Request) -> pd.DataFrame:
         return experiments.list_experiments(_uri(request))
     except Exception as exc:  # the tracking store, not the request, failed
         raise TrackingUnavailable(exc) from None
-
-
-def _json(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
