@@ -85,29 +85,27 @@ def analytics_from_args(path: Path, args: argparse.Namespace) -> Any:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .platforms import (
-        InvalidExportError,
-        import_export,
-        preset_from_mapping,
-        quality_report,
-        read_mapping,
-    )
+    from .platforms import UnknownLayoutError, import_export, preset_from_mapping, read_mapping
 
     if args.platform in ("ga4", "metrica"):
         return _import_analytics(args)
     preset = preset_from_mapping(read_mapping(args.mapping)) if args.mapping else None
     try:
-        result = _platform_import(args, preset, import_export)
-    except InvalidExportError as platform_error:
+        result = import_export(
+            args.export,
+            platform=args.platform,
+            preset=preset,
+            conversions=args.conversions,
+            revenue=args.revenue,
+        )
+    except UnknownLayoutError as platform_error:
         if args.platform != "auto" or preset is not None:
             raise
-        try:
+        try:  # not an ad platform's layout: perhaps a web-analytics export
             return _import_analytics(args)
-        except InvalidExportError as analytics_error:
-            if "header" in str(analytics_error):
-                raise platform_error from None
-            raise
-    return _report(args, result, quality_report)
+        except UnknownLayoutError:
+            raise platform_error from None
+    return _report(args, result)
 
 
 def _import_analytics(args: argparse.Namespace) -> int:
@@ -138,22 +136,13 @@ def _import_analytics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _platform_import(args: argparse.Namespace, preset: Any, import_export: Any) -> Any:
-    return import_export(
-        args.export,
-        platform=args.platform,
-        preset=preset,
-        conversions=args.conversions,
-        revenue=args.revenue,
-    )
+def _report(args: argparse.Namespace, result: Any) -> int:
+    from .platforms import quality_report
 
-
-def _report(args: argparse.Namespace, result: Any, quality_report: Any) -> int:
     approved = None
     if args.approved:
         approved = optimizer.load_current(args.approved)[["creative", "audience", "budget"]]
-    duplicates = sum(int(n.split()[1]) for n in result.notes if n.startswith("merged"))
-    report = quality_report(result.stats, approved=approved, n_duplicates=duplicates)
+    report = quality_report(result.stats, approved=approved, n_duplicates=result.n_duplicates)
     out = result.stats.assign(date=result.stats["date"].dt.strftime("%Y-%m-%d"))
     out.to_csv(args.output, index=False)
     if args.format == "json":

@@ -14,7 +14,13 @@ Quickstart::
 
 from .presets import FIELDS, PRESETS, REQUIRED, Preset, preset_from_mapping
 from .quality import QUALITY_COLUMNS, QualityReport, quality_report
-from .read import ImportResult, InvalidExportError, import_export, read_mapping
+from .read import (
+    ImportResult,
+    InvalidExportError,
+    UnknownLayoutError,
+    import_export,
+    read_mapping,
+)
 from .write import render_report, split_for_platform
 
 __all__ = [
@@ -26,6 +32,7 @@ __all__ = [
     "InvalidExportError",
     "Preset",
     "QualityReport",
+    "UnknownLayoutError",
     "import_export",
     "preset_from_mapping",
     "quality_report",

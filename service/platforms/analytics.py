@@ -33,7 +33,7 @@ import pandas as pd
 import optimizer
 
 from .presets import normalise
-from .read import InvalidExportError, _decode, _numbers
+from .read import InvalidExportError, UnknownLayoutError, _decode, _numbers
 
 __all__ = [
     "ANALYTICS",
@@ -272,7 +272,7 @@ def _header(
                 if len(found) > best[0]:
                     best = (len(found), i, sep, layout, found)
     if best[3] is None or best[0] < 3:
-        raise InvalidExportError(
+        raise UnknownLayoutError(
             [
                 optimizer.InputProblem(
                     None,

@@ -25,7 +25,7 @@ import optimizer
 
 from .presets import PRESETS, REQUIRED, Preset, normalise
 
-__all__ = ["ImportResult", "InvalidExportError", "import_export"]
+__all__ = ["ImportResult", "InvalidExportError", "UnknownLayoutError", "import_export"]
 
 _SEPARATORS = (",", ";", "\t")
 _EMPTY = {"", "--", "—", "–", "-", "n/a", "нет данных"}
@@ -40,13 +40,18 @@ class InvalidExportError(optimizer.InvalidInputError):
     what = "export"
 
 
+class UnknownLayoutError(InvalidExportError):
+    """No header of a known layout was found: the file is some other kind of export."""
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """The stats of an export and how they were read.
 
     ``stats`` follows the data contract (validated). ``columns`` maps each stats
     field to the export's header it came from; ``lines`` gives each stats row's
-    line in the file; ``notes`` say what was dropped or merged and why.
+    line in the file; ``notes`` say what was dropped or merged and why; ``n_duplicates``
+    counts the identical repeated days that were merged.
     """
 
     stats: pd.DataFrame
@@ -56,6 +61,7 @@ class ImportResult:
     columns: dict[str, str]
     lines: list[int]
     notes: list[str] = field(default_factory=list)
+    n_duplicates: int = 0
 
 
 def import_export(
@@ -164,7 +170,7 @@ def _find_header(lines: list[str], candidates: list[Preset], name: str) -> tuple
         else:
             looked = ", ".join(p.title for p in candidates) + " columns; for another layout "
             looked += "pass a --mapping"
-        raise InvalidExportError(
+        raise UnknownLayoutError(
             [
                 optimizer.InputProblem(
                     None, None, f"{name}: no header row found in the first 30 lines ({looked})"
@@ -315,7 +321,7 @@ def _convert(
     frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
     stats = optimizer.validate_stats(frame)
     used = {f: header[i] for f, i in columns.items()}
-    return ImportResult(stats, preset.name, preset.title, currency, used, line_of, notes)
+    return ImportResult(stats, preset.name, preset.title, currency, used, line_of, notes, merged)
 
 
 def _looks_decimal_comma(rows: list[list[str]], columns: dict[str, int]) -> bool:

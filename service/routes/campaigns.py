@@ -230,14 +230,13 @@ async def ingest_stats(
             result = store.ingest_stats(session, campaign, frame)
         out = IngestOut(**result.__dict__)
         if imported is not None:
-            duplicates = sum(int(n.split()[1]) for n in imported.notes if n.startswith("merged"))
             out.platform = imported.platform
             out.currency = imported.currency
             out.notes = imported.notes
             out.quality = quality_report(
                 imported.stats,
                 approved=pd.DataFrame(approved) if approved else None,
-                n_duplicates=duplicates,
+                n_duplicates=imported.n_duplicates,
             ).to_dict()
         return out
 
