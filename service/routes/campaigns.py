@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 
 import optimizer
 from optimizer.stats import REQUIRED_COLUMNS
@@ -20,7 +20,7 @@ from .. import store
 from ..auth import Principal
 from ..db import Database
 from ..deps import database, require
-from ..models import Campaign, StatRow
+from ..models import Campaign, RecommendationRecord, StatRow
 from ..platforms import ImportResult, InvalidExportError, import_export, quality_report
 from ..schemas import (
     CampaignIn,
@@ -46,54 +46,87 @@ Db = Annotated[Database, Depends(database)]
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="campaign id")]
 
 
-def _summary(
+def _summaries(
     session: Any,
-    campaign: Campaign,
+    campaigns: list[Campaign],
     start: dt.date | None = None,
     end: dt.date | None = None,
-) -> CampaignOut:
-    n, first, last = session.execute(
-        select(func.count(), func.min(StatRow.date), func.max(StatRow.date)).where(
-            StatRow.campaign_id == campaign.id
-        )
-    ).one()
-    window = select(
-        func.coalesce(func.sum(StatRow.spend), 0.0),
-        func.coalesce(func.sum(StatRow.conversions), 0.0),
-        func.coalesce(func.sum(StatRow.revenue), 0.0),
-    ).where(StatRow.campaign_id == campaign.id)
+) -> list[CampaignOut]:
+    """Each campaign's stats span, its totals over [start, end] and its latest
+    recommendation: two grouped queries however many campaigns there are."""
+    ids = [c.id for c in campaigns]
+    inside: ColumnElement[bool] = true()
     if start is not None:
-        window = window.where(StatRow.date >= start)
+        inside = and_(inside, StatRow.date >= start)
     if end is not None:
-        window = window.where(StatRow.date <= end)
-    spend, conversions, revenue = (float(x) for x in session.execute(window).one())
-    latest = store.list_recommendations(session, campaign, limit=1)
-    return CampaignOut(
-        id=campaign.id,
-        name=campaign.name,
-        currency=campaign.currency,
-        platform=campaign.platform,
-        conversion_source=campaign.conversion_source,  # type: ignore[arg-type]
-        utm=campaign.utm,
-        created_at=campaign.created_at,
-        n_stats_rows=n,
-        first_date=first,
-        last_date=last,
-        window=WindowOut(
-            start=start,
-            end=end,
-            spend=spend,
-            conversions=conversions,
-            revenue=revenue,
-            cpa=spend / conversions if conversions else None,
-            roas=revenue / spend if spend else None,
-        ),
-        latest_recommendation=(
-            LatestOut(id=latest[0].id, status=latest[0].status, created_at=latest[0].created_at)
-            if latest
-            else None
-        ),
+        inside = and_(inside, StatRow.date <= end)
+
+    def windowed(column: Any) -> Any:
+        return func.coalesce(func.sum(case((inside, column), else_=0.0)), 0.0)
+
+    spans = {
+        row[0]: row[1:]
+        for row in session.execute(
+            select(
+                StatRow.campaign_id,
+                func.count(),
+                func.min(StatRow.date),
+                func.max(StatRow.date),
+                windowed(StatRow.spend),
+                windowed(StatRow.conversions),
+                windowed(StatRow.revenue),
+            )
+            .where(StatRow.campaign_id.in_(ids))
+            .group_by(StatRow.campaign_id)
+        )
+    }
+    newest = (
+        select(func.max(RecommendationRecord.id))
+        .where(RecommendationRecord.campaign_id.in_(ids))
+        .group_by(RecommendationRecord.campaign_id)
     )
+    latest = {
+        r.campaign_id: r
+        for r in session.scalars(
+            select(RecommendationRecord).where(RecommendationRecord.id.in_(newest))
+        )
+    }
+    out = []
+    for campaign in campaigns:
+        n, first, last, spend, conversions, revenue = spans.get(
+            campaign.id, (0, None, None, 0.0, 0.0, 0.0)
+        )
+        spend, conversions, revenue = float(spend), float(conversions), float(revenue)
+        rec = latest.get(campaign.id)
+        out.append(
+            CampaignOut(
+                id=campaign.id,
+                name=campaign.name,
+                currency=campaign.currency,
+                platform=campaign.platform,
+                conversion_source=campaign.conversion_source,  # type: ignore[arg-type]
+                utm=campaign.utm,
+                created_at=campaign.created_at,
+                n_stats_rows=n,
+                first_date=first,
+                last_date=last,
+                window=WindowOut(
+                    start=start,
+                    end=end,
+                    spend=spend,
+                    conversions=conversions,
+                    revenue=revenue,
+                    cpa=spend / conversions if conversions else None,
+                    roas=revenue / spend if spend else None,
+                ),
+                latest_recommendation=(
+                    LatestOut(id=rec.id, status=rec.status, created_at=rec.created_at)
+                    if rec is not None
+                    else None
+                ),
+            )
+        )
+    return out
 
 
 Start = Annotated[dt.date | None, Query(description="window's first day (inclusive)")]
@@ -112,7 +145,7 @@ def create_campaign(body: CampaignIn, _who: Automation, db: Db) -> CampaignOut:
     """Create a campaign; 409 when the name is taken."""
     with db.session(write=True) as session:
         campaign = store.create_campaign(session, body.name, body.currency)
-        return _summary(session, campaign)
+        return _summaries(session, [campaign])[0]
 
 
 @router.get("", response_model=list[CampaignOut], responses=READ)
@@ -121,7 +154,7 @@ def list_campaigns(_who: Viewer, db: Db, start: Start = None, end: End = None) -
     data by default) and the state of its latest recommendation."""
     _window(start, end)
     with db.session() as session:
-        return [_summary(session, c, start, end) for c in store.list_campaigns(session)]
+        return _summaries(session, store.list_campaigns(session), start, end)
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, responses=READ)
@@ -130,7 +163,7 @@ def get_campaign(
 ) -> CampaignOut:
     _window(start, end)
     with db.session() as session:
-        return _summary(session, store.get_campaign(session, campaign_id), start, end)
+        return _summaries(session, [store.get_campaign(session, campaign_id)], start, end)[0]
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, responses=WRITE)
@@ -146,7 +179,7 @@ def update_campaign(
         if body.utm is not None:
             campaign.utm = body.utm.model_dump()
         campaign.stats_version += 1  # cached fits used the old choice
-        return _summary(session, campaign)
+        return _summaries(session, [campaign])[0]
 
 
 # -- stats ----------------------------------------------------------------------------------
@@ -300,10 +333,7 @@ def read_stats(
     limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100_000,
 ) -> StatsOut:
     """The stored stats, sorted by date, creative, audience."""
-    if start is not None and end is not None and end < start:
-        raise optimizer.InvalidInputError(
-            [optimizer.InputProblem(None, "end", f"end ({end}) is before start ({start})")]
-        )
+    _window(start, end)
     with db.session() as session:
         campaign = store.get_campaign(session, campaign_id)
         frame = store.stats_frame(session, campaign, start, end)
