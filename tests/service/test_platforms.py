@@ -24,22 +24,7 @@ EXPORTS = Path(REPO, "tests", "data", "exports")
 
 
 def stats(*rows: tuple[str, str, str, str, int, int, float, float, float]) -> pd.DataFrame:
-    return optimizer.validate_stats(
-        pd.DataFrame(
-            rows,
-            columns=[
-                "campaign",
-                "date",
-                "creative",
-                "audience",
-                "impressions",
-                "clicks",
-                "spend",
-                "conversions",
-                "revenue",
-            ],  # fmt: skip
-        )
-    )
+    return optimizer.validate_stats(pd.DataFrame(rows, columns=list(optimizer.STATS_COLUMNS)))
 
 
 GOLDEN = {
