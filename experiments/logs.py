@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,7 @@ def _read(source: Source) -> pd.DataFrame:
 
 
 def _clicks(frame: pd.DataFrame) -> pd.DataFrame:
-    _require(frame, ("click_id", "time", "creative", "audience"), "click log")
+    _require(frame.columns, ("click_id", "time", "creative", "audience"), "click log")
     out = pd.DataFrame(
         {
             "click_id": frame["click_id"].astype(str),
@@ -179,7 +179,7 @@ def _clicks(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _conversions(frame: pd.DataFrame) -> pd.DataFrame:
-    _require(frame, ("click_id", "time"), "conversion log")
+    _require(frame.columns, ("click_id", "time"), "conversion log")
     return pd.DataFrame(
         {
             "click_id": frame["click_id"].astype(str),
@@ -189,8 +189,9 @@ def _conversions(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+def _require(have: Iterable[str], columns: Sequence[str], what: str) -> None:
+    present = set(have)
+    missing = [c for c in columns if c not in present]
     if missing:
         raise optimizer.InvalidInputError(
             [
@@ -223,7 +224,7 @@ def _finish(
     stats = per_click.merge(per_conv, on=KEY, how="outer")
     if arm_days is not None:
         table = arm_days.copy()
-        _require(table, ("date", "creative", "audience"), "arm-day table")
+        _require(table.columns, ("date", "creative", "audience"), "arm-day table")
         table["campaign"] = table["campaign"].astype(str) if "campaign" in table else "default"
         table["date"] = pd.to_datetime(table["date"]).astype("datetime64[ns]")
         table = table[[*KEY, *[c for c in ("impressions", "spend") if c in table]]]
@@ -290,7 +291,7 @@ def _duckdb(
         (("click_id", "time", "creative", "audience"), c_cols, "click log"),
         (("click_id", "time"), v_cols, "conversion log"),
     ):
-        _require(pd.DataFrame(columns=sorted(have)), need, what)
+        _require(have, need, what)
     campaign = "CAST(campaign AS VARCHAR)" if "campaign" in c_cols else "'default'"
     cost = "CAST(cost AS DOUBLE)" if "cost" in c_cols else "0.0"
     value = "CAST(value AS DOUBLE)" if "value" in v_cols else "0.0"
