@@ -29,6 +29,7 @@ from .routes import abtests, analytics, campaigns, experiments, health, keys, re
 from .schemas import EventsBatch, StatsBatch
 from .settings import Settings
 from .tracking_worker import RecommendationLogger
+from . import web
 
 __all__ = ["STATUS", "create_app"]
 
@@ -97,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.compute_slots = threading.BoundedSemaphore(settings.compute_slots)
     for module in (health, campaigns, analytics, recommendations, abtests, experiments, keys):
         app.include_router(module.router)
+    app.include_router(keys.me_router)
+    web.mount(app)
     _error_handlers(app)
     _document_bodies(app)
     return app

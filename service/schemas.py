@@ -347,6 +347,20 @@ class DecisionOut(BaseModel):
     created_at: dt.datetime
 
 
+class ArmBounds(BaseModel):
+    """What an edited split may give one arm (from the request's current split and config)."""
+
+    creative: str
+    audience: str
+    min_budget: float
+    max_budget: float | None = Field(description="None: no upper bound")
+    locked_budget: float | None = Field(description="the arm must keep exactly this")
+
+
+class CampaignDecisionOut(DecisionOut):
+    recommendation_id: int
+
+
 class RecommendationOut(BaseModel):
     id: int
     campaign_id: int
@@ -371,6 +385,9 @@ class RecommendationOut(BaseModel):
     decisions: list[DecisionOut] = []
     final_split: list[SplitArm] | None = Field(
         default=None, description="the split to run once approved (or edited)"
+    )
+    bounds: list[ArmBounds] = Field(
+        default=[], description="per arm, what an edit may give it (checked on edit)"
     )
 
 
@@ -461,6 +478,14 @@ class ComparisonOut(BaseModel):
 class KeyIn(Strict):
     name: Name
     role: Literal["viewer", "specialist", "automation", "admin"]
+
+
+class MeOut(BaseModel):
+    """The caller's key: its name (recorded on decisions) and role."""
+
+    name: str
+    role: str
+    roles: list[str] = Field(description="every role, weakest first")
 
 
 class KeyOut(BaseModel):

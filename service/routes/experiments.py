@@ -62,14 +62,16 @@ def compare(
 ) -> ComparisonOut:
     """Key figures (conversions, regret with its interval, CPA, ROAS) of the chosen runs,
     relative to a baseline run when one is named."""
-    known = _experiments(request)["name"].tolist()
+    table = _experiments(request)
+    known = table["name"].tolist()
+    ids = dict(zip(table["name"], table["experiment_id"], strict=True))
     names = experiment or known
     unknown = [n for n in names if n not in known]
     if unknown:
         raise NotFoundError(f"no experiment named {', '.join(map(repr, unknown[:5]))}")
     run_ids = [r.strip() for r in runs.split(",") if r.strip()] if runs else None
     try:
-        table = experiments.compare_runs(
+        found = experiments.compare_runs(
             names, run_ids=run_ids, baseline=baseline, uri=_uri(request)
         )
     except KeyError as exc:
@@ -79,10 +81,14 @@ def compare(
     except Exception as exc:  # the tracking store, not the request, failed
         raise TrackingUnavailable(exc) from None
     if run_ids:
-        missing = sorted(set(run_ids) - set(table["run_id"]))
+        missing = sorted(set(run_ids) - set(found["run_id"]))
         if missing:
             raise NotFoundError(f"no run with id {', '.join(missing[:5])}")
-    rows = [{k: json_value(v) for k, v in row.items()} for row in table.to_dict("records")]
+    rows = [
+        {k: json_value(v) for k, v in row.items()}
+        | {"url": _ui(request, ids[row["experiment"]], row["run_id"])}
+        for row in found.to_dict("records")
+    ]
     return ComparisonOut(runs=rows)
 
 

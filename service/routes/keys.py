@@ -11,10 +11,13 @@ from ..auth import Principal
 from ..db import Database
 from ..deps import database, require
 from ..models import ApiKey
-from ..schemas import KeyIn, KeyOut, NewKeyOut
+from ..models import ROLES
+from ..schemas import KeyIn, KeyOut, MeOut, NewKeyOut
 from . import READ, WRITE
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
+me_router = APIRouter(tags=["keys"])
+Viewer = Annotated[Principal, Depends(require("viewer"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 Db = Annotated[Database, Depends(database)]
 
@@ -47,3 +50,9 @@ def revoke_key(
         out = _out(row)
     request.app.state.key_cache.clear()
     return out
+
+
+@me_router.get("/v1/me", response_model=MeOut, responses=READ)
+def me(who: Viewer) -> MeOut:
+    """The calling key's name and role: what the review page signs in with."""
+    return MeOut(name=who.name, role=who.role, roles=list(ROLES))

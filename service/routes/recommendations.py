@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated, Literal
 
 import pandas as pd
@@ -20,6 +21,8 @@ from ..models import Decision, RecommendationRecord
 from ..platforms import split_for_platform
 from ..schemas import (
     AllocationOut,
+    ArmBounds,
+    CampaignDecisionOut,
     DecisionIn,
     DecisionOut,
     EditIn,
@@ -71,6 +74,16 @@ def recommendation_out(
         allocations=[AllocationOut(**a) for a in content["allocations"]],
         decisions=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
         final_split=[SplitArm(**s) for s in split] if split is not None else None,
+        bounds=[
+            ArmBounds(
+                creative=creative,
+                audience=audience,
+                min_budget=low,
+                max_budget=high if math.isfinite(high) else None,
+                locked_budget=locked,
+            )
+            for (creative, audience), (low, high, locked) in store.split_bounds(record).items()
+        ],
     )
 
 
@@ -164,6 +177,27 @@ def history(
         )
         for r in reversed(records)
     ]
+
+
+@router.get(
+    "/v1/campaigns/{campaign_id}/decisions",
+    response_model=list[CampaignDecisionOut],
+    responses=READ,
+)
+def campaign_decisions(
+    campaign_id: Id,
+    _who: Viewer,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CampaignDecisionOut]:
+    """Who approved, rejected or edited which recommendation of the campaign, when and
+    why; newest first."""
+    with db.session() as session:
+        campaign = store.get_campaign(session, campaign_id)
+        return [
+            CampaignDecisionOut.model_validate(d, from_attributes=True)
+            for d in store.campaign_decisions(session, campaign, limit)
+        ]
 
 
 @router.get("/v1/recommendations/{rec_id}", response_model=RecommendationOut, responses=READ)

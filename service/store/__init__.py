@@ -13,6 +13,7 @@ from .campaigns import create_campaign, get_campaign, list_campaigns
 from .events import event_frames, has_events, ingest_events
 from .recommendations import (
     ACTIONS,
+    campaign_decisions,
     check_split,
     decide,
     decisions_of,
@@ -21,6 +22,7 @@ from .recommendations import (
     latest_split,
     list_recommendations,
     save_recommendation,
+    split_bounds,
 )
 from .stats import IngestResult, ingest_stats, stats_frame
 
@@ -28,6 +30,7 @@ __all__ = [
     "ACTIONS",
     "IngestResult",
     "analytics_frame",
+    "campaign_decisions",
     "check_split",
     "create_campaign",
     "decide",
@@ -43,6 +46,7 @@ __all__ = [
     "latest_split",
     "list_campaigns",
     "list_recommendations",
+    "split_bounds",
     "save_recommendation",
     "stats_frame",
 ]

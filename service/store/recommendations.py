@@ -75,6 +75,21 @@ def decisions_of(session: Session, record: RecommendationRecord) -> list[Decisio
     )
 
 
+def campaign_decisions(
+    session: Session, campaign: Campaign, limit: int = 100
+) -> list[Decision]:
+    """The campaign's decisions on any of its recommendations, newest first."""
+    return list(
+        session.scalars(
+            select(Decision)
+            .join(RecommendationRecord, Decision.recommendation_id == RecommendationRecord.id)
+            .where(RecommendationRecord.campaign_id == campaign.id)
+            .order_by(Decision.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def latest_split(session: Session, campaign: Campaign) -> list[dict[str, Any]] | None:
     """The split to run of the campaign's newest approved or edited recommendation."""
     record = session.scalars(
@@ -142,7 +157,7 @@ def check_split(
         raise InvalidSplitError([optimizer.InputProblem(None, "split", "an edit needs a split")])
     allocations = record.content["allocations"]
     arms = {(a["creative"], a["audience"]): a for a in allocations}
-    bounds = _bounds(record)
+    bounds = split_bounds(record)
     problems: list[optimizer.InputProblem] = []
     seen: set[tuple[str, str]] = set()
     clean: list[dict[str, Any]] = []
@@ -208,7 +223,7 @@ def check_split(
     return clean
 
 
-def _bounds(
+def split_bounds(
     record: RecommendationRecord,
 ) -> dict[tuple[str, str], tuple[float, float, float | None]]:
     """Per-arm (min, max, locked amount) from the request's current split and the config."""

@@ -4,15 +4,11 @@ safety: ``kill -9`` in the middle of a large ingest leaves all of the batch or n
 from __future__ import annotations
 
 import io
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,52 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from service.cli import main
 from tests.conftest import REPO
+from tests.server import make_key, uvicorn_server
 
 SAMPLE = Path(REPO, "data", "sample_stats.csv")
 CURRENT = Path(REPO, "data", "sample_current.csv")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def make_key(url: str, role: str, name: str, capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["keys", "create", "--role", role, "--name", name, "--database-url", url]) == 0
-    return capsys.readouterr().out.strip()
-
-
-@contextmanager
-def uvicorn_server(url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``adbandit serve`` as a child process; yields its base URL once /healthz answers."""
-    port = free_port()
-    env = {**os.environ, "ADBANDIT_DATABASE_URL": url, "ADBANDIT_TRACKING": "false"}
-    cmd = [sys.executable, "-c", "from service.cli import main; raise SystemExit(main())"]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [*cmd, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(20)
 
 
 def test_a_day_of_work_over_http(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

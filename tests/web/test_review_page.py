@@ -1,0 +1,245 @@
+"""The review page end to end: real uvicorn on loopback, real headless chromium, real
+SQLite and MLflow stores. Screenshots land in test-artifacts/review-page/."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from playwright.sync_api import Page, expect
+
+import experiments
+from tests.conftest import REPO
+from tests.server import make_key, uvicorn_server
+from tests.web.conftest import shot
+
+pytestmark = pytest.mark.browser
+
+SAMPLE = Path(REPO, "data", "sample_stats.csv")
+META = Path(REPO, "tests", "data", "exports", "meta_ads_manager.csv")
+
+
+@pytest.fixture
+def site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[dict[str, str]]:
+    """A server with one empty campaign, a run-tracking store and a key per role."""
+    url = f"sqlite:///{tmp_path / 'adbandit.db'}"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = experiments.Tracker("policies", uri=uri, root=tmp_path)
+    base_run = tracker.log_run(
+        "uniform", metrics={"regret": 10.0, "regret_low": 8.0, "regret_high": 12.0}
+    )
+    tracker.log_run("adbandit", metrics={"regret": 5.0, "regret_low": 4.0, "regret_high": 6.0})
+    keys = {
+        role: make_key(url, role, name, capsys)
+        for role, name in [("viewer", "val"), ("specialist", "ana"), ("automation", "bot")]
+    }
+    env = {"ADBANDIT_TRACKING_URI": uri, "ADBANDIT_MLFLOW_UI_URL": "http://mlflow.test:5000"}
+    with uvicorn_server(url, tmp_path / "server.log", env) as (base, _):
+        bot = {"Authorization": f"Bearer {keys['automation']}"}
+        cid = httpx.post(f"{base}/v1/campaigns", json={"name": "autumn_sale"}, headers=bot)
+        assert cid.status_code == 201, cid.text
+        yield {"base": base, "campaign": str(cid.json()["id"]), "run": base_run, **keys}
+
+
+def sign_in(page: Page, base: str, key: str) -> None:
+    page.goto(f"{base}/ui/")
+    page.fill("input[name=key]", key)
+    page.click("button[type=submit]")
+    expect(page.locator("body")).to_have_attribute("data-view", "campaigns")
+
+
+def ready(page: Page, view: str) -> None:
+    expect(page.locator(f"body[data-ready='1'][data-view={view}]")).to_have_count(1)
+
+
+def test_upload_recommend_approve_download(site: dict[str, str], page: Page, tmp_path: Path) -> None:
+    base, cid = site["base"], site["campaign"]
+    page.goto(f"{base}/ui/")
+    page.fill("input[name=key]", "adb_00000000_not-a-key")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_contain_text("not accepted")
+
+    sign_in(page, base, site["automation"])
+    expect(page.get_by_test_id("who")).to_have_text("bot · automation")
+    page.click("text=autumn_sale")
+    ready(page, "campaign")
+    expect(page.get_by_test_id("recommendation")).to_contain_text("No recommendation yet")
+
+    # A file with one broken row is refused whole; the page shows that row beside its rule.
+    stats = pd.read_csv(SAMPLE)
+    bad = stats.copy()
+    bad.loc[4, "clicks"] = bad.loc[4, "impressions"] + 1  # data row 5
+    bad_csv = tmp_path / "bad_stats.csv"
+    bad.to_csv(bad_csv, index=False)
+    page.set_input_files("input[name=file]", bad_csv)
+    page.click("button:has-text('Upload')")
+    result = page.get_by_test_id("upload-result")
+    expect(result.get_by_role("alert")).to_contain_text("invalid stats")
+    row = page.get_by_test_id("bad-rows").locator("tr[data-row='5']")
+    expect(row.locator("td.bad")).to_have_text(str(bad.loc[4, "clicks"]))
+    expect(row.locator("td.rule")).to_contain_text("clicks")
+    shot(page, "1-upload-refused")
+    headers = {"Authorization": f"Bearer {site['viewer']}"}
+    stored = httpx.get(f"{base}/v1/campaigns/{cid}/stats", headers=headers).json()
+    assert stored["n_rows"] == 0  # nothing of the refused file was written
+
+    page.set_input_files("input[name=file]", SAMPLE)
+    page.click("button:has-text('Upload')")
+    expect(page.get_by_test_id("flash")).to_contain_text(f"{len(stats)} new arm-days")
+    expect(page.get_by_test_id("kpis")).to_contain_text(f"{stats['spend'].sum():,.2f}")
+
+    page.fill("input[name=budget]", "1200")
+    page.click("button:has-text('Recommend')")
+    expect(page.get_by_test_id("flash")).to_contain_text("is ready for review")
+    arms = stats[["creative", "audience"]].drop_duplicates()
+    expect(page.get_by_test_id("arms").locator("tbody tr")).to_have_count(len(arms))
+    expect(page.get_by_test_id("recommendation").locator(".badge")).to_have_text("pending")
+    shot(page, "2-recommendation")
+
+    page.fill("input[name=note]", "looks right")
+    page.click("button:has-text('Approve')")
+    expect(page.get_by_test_id("flash")).to_contain_text("approved")
+    decisions = page.get_by_test_id("decisions")
+    expect(decisions).to_contain_text("bot")
+    expect(decisions).to_contain_text("looks right")
+
+    with page.expect_download() as info:
+        page.get_by_test_id("download").click()
+    saved = tmp_path / "split.csv"
+    info.value.save_as(saved)
+    rec_id = httpx.get(f"{base}/v1/campaigns/{cid}/recommendations", headers=headers).json()[0]
+    served = httpx.get(f"{base}/v1/recommendations/{rec_id['id']}/split.csv", headers=headers)
+    assert saved.read_bytes() == served.content
+    split = pd.read_csv(io.BytesIO(served.content))
+    assert len(split) == len(arms) and split["budget"].sum() == pytest.approx(1200, abs=0.01)
+    shot(page, "3-approved")
+
+
+def test_edit_checks_total_and_bounds_before_sending(site: dict[str, str], page: Page) -> None:
+    base, cid = site["base"], site["campaign"]
+    bot = {"Authorization": f"Bearer {site['automation']}"}
+    with open(SAMPLE, "rb") as f:
+        r = httpx.post(f"{base}/v1/campaigns/{cid}/stats", files={"file": f}, headers=bot)
+    assert r.status_code == 200, r.text
+    rec = httpx.post(
+        f"{base}/v1/campaigns/{cid}/recommendations", json={"budget": 1000}, headers=bot, timeout=60
+    ).json()
+
+    sign_in(page, base, site["specialist"])
+    page.goto(f"{base}/ui/#/campaigns/{cid}")
+    ready(page, "campaign")
+    # A specialist decides but neither uploads nor asks for recommendations.
+    expect(page.locator("input[name=file]")).to_have_count(0)
+    expect(page.locator("text=Uploading needs an automation key")).to_be_visible()
+
+    page.click("button:has-text('Reject')")  # without a note: stopped on the page
+    expect(page.get_by_role("alert")).to_contain_text("a rejection needs one")
+
+    page.click("button:has-text('Edit split')")
+    inputs = page.locator("input[name^='budget:']")
+    expect(inputs).to_have_count(len(rec["allocations"]))
+    first, second = inputs.nth(0), inputs.nth(1)
+    a, b = float(first.input_value()), float(second.input_value())
+    send = page.locator("button:has-text('Send edited split')")
+    first.fill(f"{a + 50:.2f}")
+    expect(page.get_by_test_id("edit-bar")).to_contain_text("50.00 over the budget")
+    expect(send).to_be_disabled()
+    second.fill("-1")
+    expect(page.get_by_test_id("edit-bar")).to_contain_text("1 arm out of bounds")
+    expect(send).to_be_disabled()
+    moved = min(50.0, b)
+    first.fill(f"{a + moved:.2f}")
+    second.fill(f"{b - moved:.2f}")
+    expect(page.get_by_test_id("edit-bar")).to_contain_text("adds up")
+    shot(page, "4-edit")
+    send.click()
+    expect(page.get_by_test_id("flash")).to_contain_text("Your split")
+    stored = httpx.get(f"{base}/v1/recommendations/{rec['id']}", headers=bot).json()
+    assert stored["status"] == "edited"
+    assert sum(s["budget"] for s in stored["final_split"]) == pytest.approx(1000, abs=0.01)
+    expect(page.get_by_test_id("decisions")).to_contain_text("ana")
+
+
+def test_viewer_reads_but_sees_no_decision_buttons(site: dict[str, str], page: Page) -> None:
+    base, cid = site["base"], site["campaign"]
+    bot = {"Authorization": f"Bearer {site['automation']}"}
+    with open(SAMPLE, "rb") as f:
+        httpx.post(f"{base}/v1/campaigns/{cid}/stats", files={"file": f}, headers=bot)
+    httpx.post(
+        f"{base}/v1/campaigns/{cid}/recommendations", json={"budget": 500}, headers=bot, timeout=60
+    )
+    sign_in(page, base, site["viewer"])
+    expect(page.get_by_test_id("campaigns")).to_contain_text("pending")
+    page.goto(f"{base}/ui/#/campaigns/{cid}")
+    ready(page, "campaign")
+    expect(page.get_by_test_id("arms").locator("tbody tr").first).to_be_visible()
+    expect(page.locator("button:has-text('Approve')")).to_have_count(0)
+    expect(page.locator("button:has-text('Edit split')")).to_have_count(0)
+    expect(page.get_by_test_id("actions")).to_contain_text("can read")
+    # the charts drew one line per arm
+    n_arms = len(pd.read_csv(SAMPLE)[["creative", "audience"]].drop_duplicates())
+    spend_chart = page.locator(".card", has_text="Spend per arm per day").locator("svg path")
+    expect(spend_chart).to_have_count(n_arms)
+    shot(page, "5-viewer")
+
+
+def test_platform_export_round_trip_downloads_in_its_layout(
+    site: dict[str, str], page: Page, tmp_path: Path
+) -> None:
+    base, cid = site["base"], site["campaign"]
+    sign_in(page, base, site["automation"])
+    page.goto(f"{base}/ui/#/campaigns/{cid}")
+    ready(page, "campaign")
+    page.set_input_files("input[name=file]", META)
+    page.click("button:has-text('Upload')")
+    expect(page.get_by_test_id("flash")).to_contain_text("Read as a meta export")
+    page.fill("input[name=budget]", "300")
+    page.click("button:has-text('Recommend')")
+    expect(page.get_by_test_id("flash")).to_contain_text("is ready for review")
+    page.click("button:has-text('Approve')")
+    expect(page.get_by_test_id("flash")).to_contain_text("approved")
+    with page.expect_download() as info:
+        page.get_by_test_id("download").click()
+    assert info.value.suggested_filename.endswith("-meta.csv")
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    header = saved.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == "Campaign Name,Ad Set Name,Ad Name,Ad Set Daily Budget"  # Meta bulk edit
+
+
+def test_ab_test_and_compare_pages(site: dict[str, str], page: Page) -> None:
+    base = site["base"]
+    sign_in(page, base, site["viewer"])
+    page.click("nav >> text=A/B test")
+    ready(page, "abtest")
+    expect(page.get_by_test_id("verdict")).to_contain_text("Stop the test: B wins.")
+    expect(page.get_by_test_id("srm")).to_contain_text("split as planned")
+    page.fill(
+        "textarea[name=variants]", "variant,users,conversions\nA,10000,420\nB,12000,400\n"
+    )
+    page.click("button:has-text('Analyse')")
+    expect(page.get_by_test_id("srm")).to_contain_text("sample ratio mismatch")
+    expect(page.get_by_test_id("verdict")).not_to_contain_text("wins")
+    page.fill("textarea[name=variants]", "variant,users,conversions\nA,10000,4.5\nB,100,1\n")
+    page.click("button:has-text('Analyse')")
+    expect(page.get_by_role("alert")).to_contain_text("row 1, conversions")
+    shot(page, "6-abtest")
+
+    page.click("nav >> text=Compare")
+    ready(page, "compare")
+    page.check("input[name=experiment][value=policies]")
+    page.fill("input[name=baseline]", "uniform")
+    page.click("button:has-text('Compare')")
+    table = page.get_by_test_id("comparison")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table.locator("tr", has_text="adbandit")).to_contain_text("-50.0%")
+    link = table.locator("tr", has_text="uniform").locator("a")
+    expect(link).to_have_attribute(
+        "href", re.compile(r"^http://mlflow\.test:5000/#/experiments/\w+/runs/\w+$")
+    )
+    shot(page, "7-compare")
