@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 
-.PHONY: run test lint typecheck pytest bench sample-data clean
+.PHONY: run test browser lint typecheck pytest bench sample-data clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,18 @@ run: $(VENV)/.installed-run
 	$(VENV)/bin/adbandit recommend data/sample_stats.csv --budget 1200 --current data/sample_current.csv --config data/sample_config.toml --seed 7
 	$(VENV)/bin/adbandit serve --load data/sample_stats.csv --host 127.0.0.1 --port 8000
 
-test: $(VENV)/.installed-dev lint typecheck pytest
+test: $(VENV)/.installed-dev browser lint typecheck pytest
+
+# The review page's browser tests drive Debian's chromium (never a downloaded browser).
+# Installed when missing and apt-get can; otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests (about 30 s)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "no chromium and no root apt-get: the browser tests will skip (apt-get install chromium)"; \
+	  fi; }
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
@@ -40,6 +51,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/recommend_speed.py
 	$(PY) benchmarks/service_load.py
 	$(PY) benchmarks/log_aggregation.py
+	$(PY) benchmarks/page_render.py
 
 sample-data: $(VENV)/.installed-run
 	$(PY) data/make_sample.py

@@ -42,12 +42,12 @@ N_DAYS = 90
 INGEST_EVERY = 0.5  # seconds between restatements
 
 
-def campaign_rows(n_arms: int, seed: int) -> list[dict[str, Any]]:
+def campaign_rows(n_arms: int, seed: int, n_days: int = N_DAYS) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     n_creatives = max(2, int(np.sqrt(n_arms)))
-    days = pd.date_range("2026-01-01", periods=N_DAYS).strftime("%Y-%m-%d")
+    days = pd.date_range("2026-01-01", periods=n_days).strftime("%Y-%m-%d")
     rate = rng.gamma(5.0, 0.01, n_arms)
-    spend = rng.uniform(5, 30, (N_DAYS, n_arms)).round(2)
+    spend = rng.uniform(5, 30, (n_days, n_arms)).round(2)
     conversions = rng.poisson(spend * rate)
     return [
         {
@@ -59,7 +59,7 @@ def campaign_rows(n_arms: int, seed: int) -> list[dict[str, Any]]:
             "spend": float(spend[d, a]),
             "conversions": int(conversions[d, a]),
         }
-        for d in range(N_DAYS)
+        for d in range(n_days)
         for a in range(n_arms)
     ]
 

@@ -19,8 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import experiments as experiments_pkg
 import optimizer
 
+from . import web
 from .db import Database
 from .deps import KeyCache
 from .engine import StatsCache
@@ -29,7 +31,6 @@ from .routes import abtests, analytics, campaigns, experiments, health, keys, re
 from .schemas import EventsBatch, StatsBatch
 from .settings import Settings
 from .tracking_worker import RecommendationLogger
-from . import web
 
 __all__ = ["STATUS", "create_app"]
 
@@ -78,6 +79,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.url, settings.tracking_uri, settings.tracking_queue
             )
             app.state.tracker.start()
+            # The first read of the tracking store costs about a second (imports, engine,
+            # schema check); pay it now, not in the first compare page someone opens.
+            threading.Thread(
+                target=_warm_tracking, args=(settings.tracking_uri,), daemon=True
+            ).start()
         try:
             yield
         finally:
@@ -103,6 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _error_handlers(app)
     _document_bodies(app)
     return app
+
+
+def _warm_tracking(uri: str | None) -> None:
+    try:
+        experiments_pkg.list_experiments(uri)
+    except Exception as exc:  # the experiments routes answer 503 and say why
+        log.info("tracking store not readable at start-up: %s", exc)
 
 
 def _document_bodies(app: FastAPI) -> None:

@@ -147,11 +147,17 @@ def _serve(args: argparse.Namespace) -> int:
         campaign_id, key = _load(db, args)
         print(
             f"\nadbandit serving on {base}\n"
+            f"  review page     {base}/ui/#/campaigns/{campaign_id}  (sign in with the key below)\n"
             f"  API docs        {base}/docs\n"
             f"  health          {base}/healthz   {base}/readyz\n"
             f"  campaign        {base}/v1/campaigns/{campaign_id}\n"
             f"  admin API key   {key}\n"
             f"  try             curl -H 'Authorization: Bearer {key}' {base}/v1/campaigns\n",
+            flush=True,
+        )
+    else:
+        print(
+            f"\nadbandit serving on {base}: review page {base}/ui/, API docs {base}/docs\n",
             flush=True,
         )
     db.dispose()

@@ -10,8 +10,7 @@ from .. import auth
 from ..auth import Principal
 from ..db import Database
 from ..deps import database, require
-from ..models import ApiKey
-from ..models import ROLES
+from ..models import ROLES, ApiKey
 from ..schemas import KeyIn, KeyOut, MeOut, NewKeyOut
 from . import READ, WRITE
 

@@ -75,9 +75,7 @@ def decisions_of(session: Session, record: RecommendationRecord) -> list[Decisio
     )
 
 
-def campaign_decisions(
-    session: Session, campaign: Campaign, limit: int = 100
-) -> list[Decision]:
+def campaign_decisions(session: Session, campaign: Campaign, limit: int = 100) -> list[Decision]:
     """The campaign's decisions on any of its recommendations, newest first."""
     return list(
         session.scalars(

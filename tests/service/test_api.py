@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pandas as pd
 import pytest
@@ -73,6 +74,8 @@ ROUTES = [  # method, path, body, least role
     ("post", "/v1/recommendations/1/approve", {}, "specialist"),
     ("post", "/v1/abtests/analyze", {}, "viewer"),
     ("get", "/v1/keys", None, "admin"),
+    ("get", "/v1/me", None, "viewer"),
+    ("get", "/v1/campaigns/1/decisions", None, "viewer"),
     ("post", "/v1/keys", {"name": "n", "role": "viewer"}, "admin"),
 ]
 BELOW = {"automation": "specialist", "specialist": "viewer", "admin": "automation"}
@@ -253,6 +256,9 @@ def test_sample_file_uploads_whole(client: TestClient, keys: dict[str, str]) -> 
     assert len(stored) == 336
     assert stored["spend"].sum() == pytest.approx(original["spend"].sum(), rel=1e-12)
     assert stored["conversions"].sum() == original["conversions"].sum()
+    columns = ["date", "creative", "audience", "impressions", "clicks", "spend", "revenue"]
+    expected = original.sort_values(["date", "creative", "audience"])[columns]
+    pd.testing.assert_frame_equal(stored[columns], expected.reset_index(drop=True))
 
 
 def test_event_logs_round_trip(client: TestClient, keys: dict[str, str], campaign: int) -> None:
@@ -484,6 +490,9 @@ def test_experiments_list_and_compare_read_mlflow(tmp_path, keys: dict[str, str]
         r = c.get("/v1/experiments/compare", params={"runs": f"{a},{b}", "baseline": a}, headers=h)
         runs = {row["name"]: row for row in r.json()["runs"]}
         assert runs["adbandit"]["regret"] == 5.0 and runs["adbandit"]["regret_vs_baseline"] == -0.5
+        assert runs["adbandit"]["url"] == (
+            f"http://mlflow:5000/#/experiments/{policies['experiment_id']}/runs/{b}"
+        )
         assert (
             c.get("/v1/experiments/compare", params={"runs": "nope"}, headers=h).status_code == 404
         )
@@ -550,3 +559,112 @@ def test_history_of_budget_and_p_best(
         }
     assert sum(a["budget"] for a in points[1]["arms"]) == pytest.approx(600, abs=0.01)
     assert client.get("/v1/campaigns/99/history", headers=h).status_code == 404
+
+
+# -- what the review page reads -------------------------------------------------------------
+
+
+def test_me_names_the_key_and_its_role(client: TestClient, keys: dict[str, str]) -> None:
+    for role, key in keys.items():
+        me = client.get("/v1/me", headers=auth(key)).json()
+        assert me == {
+            "name": f"{role}-key",
+            "role": role,
+            "roles": ["viewer", "specialist", "automation", "admin"],
+        }
+
+
+def test_recommendation_carries_the_bounds_an_edit_must_keep(
+    client: TestClient, keys: dict[str, str], campaign: int
+) -> None:
+    current = [
+        {"creative": "c0", "audience": "a", "budget": 100.0, "min_budget": 20.0},
+        {"creative": "c1", "audience": "a", "budget": 100.0, "max_budget": 150.0},
+        {"creative": "c2", "audience": "a", "budget": 50.0, "locked": True},
+    ]
+    r = client.post(
+        f"/v1/campaigns/{campaign}/recommendations",
+        json={"budget": 300, "current": current, "config": {"max_spend": 200.0}},
+        headers=auth(keys["automation"]),
+    )
+    assert r.status_code == 201, r.text
+    bounds = {(b["creative"], b["audience"]): b for b in r.json()["bounds"]}
+    assert bounds == {
+        ("c0", "a"): {
+            "creative": "c0",
+            "audience": "a",
+            "min_budget": 20.0,
+            "max_budget": 200.0,
+            "locked_budget": None,
+        },
+        ("c1", "a"): {
+            "creative": "c1",
+            "audience": "a",
+            "min_budget": 0.0,
+            "max_budget": 150.0,
+            "locked_budget": None,
+        },
+        ("c2", "a"): {
+            "creative": "c2",
+            "audience": "a",
+            "min_budget": 0.0,
+            "max_budget": 200.0,
+            "locked_budget": 50.0,
+        },
+    }
+    # the page's check and the server's agree: c1 above its max is refused by the server too
+    split = [{"creative": c, "audience": "a", "budget": b} for c, b in [("c0", 90), ("c1", 160)]]
+    split.append({"creative": "c2", "audience": "a", "budget": 50.0})
+    rid = r.json()["id"]
+    bad = client.post(
+        f"/v1/recommendations/{rid}/edit", json={"split": split}, headers=auth(keys["specialist"])
+    )
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["rule"].endswith("is outside its bounds [0, 150]")
+
+
+def test_campaign_decisions_newest_first_and_only_its_own(
+    client: TestClient, keys: dict[str, str], rec: dict
+) -> None:  # type: ignore[type-arg]
+    h = auth(keys["specialist"])
+    client.post(f"/v1/recommendations/{rec['id']}/reject", json={"note": "too bold"}, headers=h)
+    cid = rec["campaign_id"]
+    again = client.post(
+        f"/v1/campaigns/{cid}/recommendations",
+        json={"budget": 300},
+        headers=auth(keys["automation"]),
+    ).json()
+    client.post(f"/v1/recommendations/{again['id']}/approve", headers=h)
+    other = client.post(
+        "/v1/campaigns", json={"name": "other"}, headers=auth(keys["automation"])
+    ).json()["id"]
+    got = client.get(f"/v1/campaigns/{cid}/decisions", headers=auth(keys["viewer"])).json()
+    assert [(d["recommendation_id"], d["action"], d["key_name"], d["note"]) for d in got] == [
+        (again["id"], "approve", "specialist-key", ""),
+        (rec["id"], "reject", "specialist-key", "too bold"),
+    ]
+    assert client.get(f"/v1/campaigns/{other}/decisions", headers=h).json() == []
+    assert client.get("/v1/campaigns/999/decisions", headers=h).status_code == 404
+
+
+def test_review_page_is_served_without_a_key_and_stays_out_of_the_api_schema(
+    client: TestClient,
+) -> None:
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/ui/"
+    page = client.get("/ui/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"
+    scripts = re.findall(r'src="(/ui/static/[^"]+)"', page.text)
+    assert scripts == ["/ui/static/app.js"]
+    for name in ("app.js", "api.js", "campaign.js", "charts.js", "dom.js", "style.css"):
+        asset = client.get(f"/ui/static/{name}")
+        assert asset.status_code == 200 and asset.headers["cache-control"] == "no-cache", name
+        text = asset.text.replace('"http://www.w3.org/2000/svg"', "")  # a name, not a fetch
+        assert "http://" not in text and "https://" not in text, f"{name} goes online"
+    assert client.get("/ui/static/nope.js").status_code == 404
+    assert not [
+        p
+        for p in client.get("/openapi.json").json()["paths"]
+        if not p.startswith("/v1") and p not in ("/healthz", "/readyz")
+    ]

@@ -13,7 +13,7 @@ import pytest
 
 from service.cli import main
 from tests.conftest import REPO
-from tests.service.test_e2e import free_port
+from tests.server import free_port
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

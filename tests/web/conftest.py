@@ -61,9 +61,11 @@ def page(browser: Browser) -> Iterator[Page]:
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "status of 4" not in msg.text  # refused calls are expected
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "status of 4" not in msg.text  # refused calls are expected
+            else None
+        ),
     )
     yield tab
     context.close()

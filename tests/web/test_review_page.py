@@ -57,7 +57,9 @@ def ready(page: Page, view: str) -> None:
     expect(page.locator(f"body[data-ready='1'][data-view={view}]")).to_have_count(1)
 
 
-def test_upload_recommend_approve_download(site: dict[str, str], page: Page, tmp_path: Path) -> None:
+def test_upload_recommend_approve_download(
+    site: dict[str, str], page: Page, tmp_path: Path
+) -> None:
     base, cid = site["base"], site["campaign"]
     page.goto(f"{base}/ui/")
     page.fill("input[name=key]", "adb_00000000_not-a-key")
@@ -119,6 +121,20 @@ def test_upload_recommend_approve_download(site: dict[str, str], page: Page, tmp
     assert len(split) == len(arms) and split["budget"].sum() == pytest.approx(1200, abs=0.01)
     shot(page, "3-approved")
 
+    # A creative that arrives later still competes when the next split starts from the
+    # approved one (whose arms would otherwise be the only ones).
+    newcomer = stats[stats["date"] == stats["date"].max()].head(1).assign(creative="new_video")
+    newcomer_csv = tmp_path / "newcomer.csv"
+    newcomer.to_csv(newcomer_csv, index=False)
+    page.set_input_files("input[name=file]", newcomer_csv)
+    page.click("button:has-text('Upload')")
+    expect(page.get_by_test_id("flash")).to_contain_text("1 new arm-days")
+    page.click("button:has-text('Recommend')")
+    expect(page.get_by_test_id("flash")).to_contain_text("is ready for review")
+    grid = page.get_by_test_id("arms")
+    expect(grid.locator("tbody tr")).to_have_count(len(arms) + 1)
+    expect(grid.locator("tr", has_text="new_video").locator("td").nth(2)).to_have_text("0.00")
+
 
 def test_edit_checks_total_and_bounds_before_sending(site: dict[str, str], page: Page) -> None:
     base, cid = site["base"], site["campaign"]
@@ -143,12 +159,16 @@ def test_edit_checks_total_and_bounds_before_sending(site: dict[str, str], page:
     page.click("button:has-text('Edit split')")
     inputs = page.locator("input[name^='budget:']")
     expect(inputs).to_have_count(len(rec["allocations"]))
-    first, second = inputs.nth(0), inputs.nth(1)
+    names = [inputs.nth(i).get_attribute("name") for i in (0, 1)]
+    first, second = (page.locator(f"input[name='{n}']") for n in names)
     a, b = float(first.input_value()), float(second.input_value())
     send = page.locator("button:has-text('Send edited split')")
     first.fill(f"{a + 50:.2f}")
     expect(page.get_by_test_id("edit-bar")).to_contain_text("50.00 over the budget")
     expect(send).to_be_disabled()
+    page.click("th:has-text('Audience')")  # re-sorting redraws the grid; the edit stays
+    expect(first).to_have_value(f"{a + 50:.2f}")
+    expect(page.get_by_test_id("edit-bar")).to_contain_text("50.00 over the budget")
     second.fill("-1")
     expect(page.get_by_test_id("edit-bar")).to_contain_text("1 arm out of bounds")
     expect(send).to_be_disabled()
@@ -186,6 +206,9 @@ def test_viewer_reads_but_sees_no_decision_buttons(site: dict[str, str], page: P
     spend_chart = page.locator(".card", has_text="Spend per arm per day").locator("svg path")
     expect(spend_chart).to_have_count(n_arms)
     shot(page, "5-viewer")
+    page.goto(f"{base}/ui/#/campaigns/999")
+    ready(page, "error")
+    expect(page.get_by_role("alert")).to_contain_text("no campaign with id 999")
 
 
 def test_platform_export_round_trip_downloads_in_its_layout(
@@ -219,9 +242,7 @@ def test_ab_test_and_compare_pages(site: dict[str, str], page: Page) -> None:
     ready(page, "abtest")
     expect(page.get_by_test_id("verdict")).to_contain_text("Stop the test: B wins.")
     expect(page.get_by_test_id("srm")).to_contain_text("split as planned")
-    page.fill(
-        "textarea[name=variants]", "variant,users,conversions\nA,10000,420\nB,12000,400\n"
-    )
+    page.fill("textarea[name=variants]", "variant,users,conversions\nA,10000,420\nB,12000,400\n")
     page.click("button:has-text('Analyse')")
     expect(page.get_by_test_id("srm")).to_contain_text("sample ratio mismatch")
     expect(page.get_by_test_id("verdict")).not_to_contain_text("wins")

@@ -109,7 +109,7 @@ async function campaignsView(params) {
       el("td", { class: "num" }, fmt.money(w.spend)),
       el("td", { class: "num" }, fmt.count(w.conversions)),
       el("td", { class: "num" }, fmt.money(w.cpa)),
-      el("td", { class: "num" }, fmt.ratio(w.roas)),
+      el("td", { class: "num", title: w.revenue ? "" : "no revenue reported" }, w.revenue ? fmt.ratio(w.roas) : "—"),
       el("td", {}, c.currency || ""),
       el("td", {}, latest ? [badge(latest.status), " ", el("span", { class: "muted" }, fmt.when(latest.created_at))] : el("span", { class: "muted" }, "none yet")),
     );

@@ -12,24 +12,29 @@ const FOREST_MAX = 40;
 
 let flash = null; // a message to show once after the next load (upload result, decision)
 
+const natural = (a, b) => a.localeCompare(b, undefined, { numeric: true });
 const armKey = (a) => `${a.creative} / ${a.audience}`;
 const dayMs = (iso) => Date.parse(`${String(iso).slice(0, 10)}T00:00:00Z`);
 const shiftDay = (iso, days) => new Date(dayMs(iso) + days * DAY).toISOString().slice(0, 10);
 
 export async function campaignView(root, id, params, current) {
   const days = params.get("days") || "all";
+  const recId = params.get("rec");
+  // Two chains in parallel: campaign -> its stats window; recommendations -> the shown one.
+  const recsP = api(`/v1/campaigns/${id}/recommendations?limit=50`);
+  const historyP = api(`/v1/campaigns/${id}/history?limit=90`);
+  const decisionsP = api(`/v1/campaigns/${id}/decisions?limit=50`);
+  const recP = recsP.then((recs) => (recs.length ? api(`/v1/recommendations/${recId || recs[0].id}`) : null));
+  const statsP = days === "all" ? api(`/v1/campaigns/${id}/stats`) : null;
+  for (const p of [recsP, historyP, decisionsP, recP, statsP]) p?.catch(() => {}); // reported below
   const base = await api(`/v1/campaigns/${id}`);
   const end = days !== "all" && base.last_date ? base.last_date : null;
   const start = end ? shiftDay(end, 1 - Number(days)) : null;
-  const recId = params.get("rec");
-  const [campaign, stats, recs, history, decisions] = await Promise.all([
+  const [campaign, stats, recs, history, decisions, rec] = await Promise.all([
     start ? api(`/v1/campaigns/${id}${query({ start, end })}`) : base,
-    api(`/v1/campaigns/${id}/stats${query({ start, end })}`),
-    api(`/v1/campaigns/${id}/recommendations?limit=50`),
-    api(`/v1/campaigns/${id}/history?limit=90`),
-    api(`/v1/campaigns/${id}/decisions?limit=50`),
+    statsP || api(`/v1/campaigns/${id}/stats${query({ start, end })}`),
+    recsP, historyP, decisionsP, recP,
   ]);
-  const rec = recs.length ? await api(`/v1/recommendations/${recId || recs[0].id}`) : null;
   if (!current()) return;
   const page = new CampaignPage(root, { campaign, stats, recs, history, decisions, rec, days, start, end });
   page.render();
@@ -44,6 +49,7 @@ class CampaignPage {
     this.sort = { key: "budget", dir: -1 };
     this.filter = "";
     this.editing = false;
+    this.edits = new Map(); // arm -> typed budget, kept while sorting and filtering
     this.series = byArm(this.stats.rows);
   }
 
@@ -96,7 +102,7 @@ class CampaignPage {
         el("div", { class: "kpi" }, el("b", {}, fmt.money(w.spend) + cur), el("span", {}, "spend")),
         el("div", { class: "kpi" }, el("b", {}, fmt.count(w.conversions)), el("span", {}, "conversions")),
         el("div", { class: "kpi" }, el("b", {}, fmt.money(w.cpa) + cur), el("span", {}, "CPA")),
-        el("div", { class: "kpi" }, el("b", {}, fmt.ratio(w.roas)), el("span", {}, "ROAS")),
+        el("div", { class: "kpi", title: w.revenue ? "" : "no revenue reported" }, el("b", {}, w.revenue ? fmt.ratio(w.roas) : "—"), el("span", {}, "ROAS")),
         el("label", { style: "margin-left:auto" }, "Window", pick),
       ),
     );
@@ -175,7 +181,7 @@ class CampaignPage {
     ];
     const sorted = arms.filter((a) => !this.filter || armKey(a).toLowerCase().includes(this.filter)).slice().sort((a, b) => {
       const x = a[this.sort.key], y = b[this.sort.key];
-      if (typeof x === "string" || typeof y === "string") return this.sort.dir * String(x).localeCompare(String(y));
+      if (typeof x === "string" || typeof y === "string") return this.sort.dir * natural(String(x), String(y));
       return this.sort.dir * ((x ?? -Infinity) - (y ?? -Infinity));
     });
     const inputs = new Map();
@@ -224,7 +230,9 @@ class CampaignPage {
       el("td", { class: "num", title: "share of this arm's eventual conversions already reported" }, fmt.pct(a.maturity, 0)),
       el("td", { class: "reason" }, a.reason));
       if (this.editing) {
-        const input = el("input", { type: "number", step: "0.01", min: 0, class: "budget-input", name: `budget:${key}`, value: (finalBudget.get(key) ?? a.budget).toFixed(2), oninput: check });
+        const input = el("input", { type: "number", step: "0.01", min: 0, class: "budget-input", name: `budget:${key}`,
+          value: this.edits.get(key) ?? (finalBudget.get(key) ?? a.budget).toFixed(2),
+          oninput: (e) => { this.edits.set(key, e.target.value); check(); } });
         inputs.set(key, input);
         row.append(el("td", { class: "num" }, input));
       }
@@ -233,7 +241,7 @@ class CampaignPage {
     // Arms hidden by the filter still count in the total.
     if (this.editing) {
       for (const a of arms) {
-        if (!inputs.has(armKey(a))) inputs.set(armKey(a), el("input", { value: (finalBudget.get(armKey(a)) ?? a.budget).toFixed(2) }));
+        if (!inputs.has(armKey(a))) inputs.set(armKey(a), el("input", { value: this.edits.get(armKey(a)) ?? (finalBudget.get(armKey(a)) ?? a.budget).toFixed(2) }));
       }
     }
     const filter = el("input", { type: "search", placeholder: "filter arms", value: this.filter, oninput: (e) => {
@@ -244,7 +252,7 @@ class CampaignPage {
     const editBar = this.editing ? el("div", { class: "warning", "data-testid": "edit-bar" },
       el("div", { class: "toolbar" }, total, send,
         el("input", { name: "edit-note", placeholder: "note (optional)", size: 30 }),
-        el("button", { type: "button", onclick: () => { this.editing = false; this.drawActions(); this.drawGrid(); } }, "Cancel")),
+        el("button", { type: "button", onclick: () => { this.editing = false; this.edits.clear(); this.drawActions(); this.drawGrid(); } }, "Cancel")),
       el("div", { class: "muted" }, "The split must add up to the budget to the cent and keep each arm within its bounds; the page checks both before sending.")) : null;
     send.addEventListener("click", async () => {
       const split = arms.map((a) => ({ creative: a.creative, audience: a.audience, budget: Number(inputs.get(armKey(a)).value) }));
@@ -271,7 +279,7 @@ class CampaignPage {
   /** The coloured arms: the selected one, then the largest recommended budgets (or spends). */
   highlighted() {
     const order = this.rec
-      ? this.rec.allocations.slice().sort((a, b) => b.budget - a.budget).map(armKey)
+      ? this.rec.allocations.slice().sort((a, b) => b.budget - a.budget || b.rate_mean - a.rate_mean).map(armKey)
       : [...this.series.entries()].sort((a, b) => b[1].totalSpend - a[1].totalSpend).map(([k]) => k);
     const keys = order.slice(0, HIGHLIGHT);
     if (this.selected && !keys.includes(this.selected)) keys.unshift(this.selected);
@@ -280,14 +288,21 @@ class CampaignPage {
 
   drawCharts() {
     const colours = this.highlighted();
+    const span = Math.max(0, ...[...this.series.values()].map((s) => s.days.length));
+    if (this.smooth === undefined) this.smooth = span > 21; // daily noise hides trends over months
     const lines = (field) => [...this.series.entries()].map(([key, s]) => ({
-      name: key, points: s.days.map((d, i) => [d, s[field][i]]), color: colours.get(key), width: key === this.selected ? 3 : 2 }));
+      name: key, points: s.days.map((d, i) => [d, this.smooth ? trailingMean(s[field], i, 7) : s[field][i]]),
+      color: colours.get(key), width: key === this.selected ? 3 : 2 }));
     const grey = (n) => (n > colours.size ? `grey: the other ${n - colours.size} arms` : "");
     const spend = lines("spend");
     const conv = lines("conversions");
+    const smooth = el("label", { style: "flex-direction:row;gap:6px;align-items:center" },
+      el("input", { type: "checkbox", name: "smooth", checked: this.smooth, onchange: (e) => { this.smooth = e.target.checked; this.drawCharts(); } }),
+      "7-day average");
+    const per = this.smooth ? "per day, 7-day average" : "per day";
     const cards = [
-      chartCard("Spend per arm per day", lineChart(spend, { yLabel: "spend" }), legend(spend, grey(spend.length))),
-      chartCard("Conversions per arm per day", lineChart(conv, { yLabel: "conversions" }), legend(conv, grey(conv.length))),
+      chartCard(el("span", {}, `Spend per arm ${per}`), lineChart(spend, { yLabel: "spend" }), legend(spend, grey(spend.length)), smooth),
+      chartCard(`Conversions per arm ${per}`, lineChart(conv, { yLabel: "conversions" }), legend(conv, grey(conv.length))),
     ];
     if (this.history.length) {
       // One point per day the split was for: that day's latest recommendation.
@@ -308,7 +323,7 @@ class CampaignPage {
       const arms = this.rec.allocations.slice().sort((a, b) => b.rate_mean - a.rate_mean);
       const shown = arms.slice(0, FOREST_MAX);
       if (this.selected && !shown.some((a) => armKey(a) === this.selected)) shown.push(arms.find((a) => armKey(a) === this.selected));
-      const items = shown.map((a) => ({ label: armKey(a), low: 100 * a.rate_low, mean: 100 * a.rate_mean, high: 100 * a.rate_high, color: colours.get(armKey(a)) }));
+      const items = shown.map((a) => ({ label: armKey(a), low: 100 * a.rate_low, mean: 100 * a.rate_mean, high: 100 * a.rate_high, color: colours.get(armKey(a)) || "#8895a7" }));
       cards.push(chartCard("Posterior conversions per 100 spend (credible interval)", forestPlot(items, { label: "posterior intervals" }),
         el("div", { class: "muted" }, arms.length > shown.length ? `best ${FOREST_MAX} of ${arms.length} arms by posterior mean` : `all ${arms.length} arms, best first`)));
     }
@@ -370,7 +385,14 @@ class CampaignPage {
           const approved = this.recs.find((x) => x.status === "approved" || x.status === "edited");
           if (approved) {
             const full = approved.id === this.rec?.id ? this.rec : await api(`/v1/recommendations/${approved.id}`);
-            json.current = full.final_split;
+            // Arms that arrived since (new creatives or audiences) join at 0, so they can
+            // win budget; only arms of `current` get any.
+            const known = new Set(full.final_split.map(armKey));
+            const added = [...this.series.keys()].filter((k) => !known.has(k)).map((k) => {
+              const [creative, audience] = this.series.get(k).arm;
+              return { creative, audience, budget: 0 };
+            });
+            json.current = [...full.final_split, ...added];
           }
         }
         const rec = await api(`/v1/campaigns/${this.campaign.id}/recommendations`, { method: "POST", json });
@@ -411,7 +433,7 @@ function byArm(rows) {
   for (const r of rows) {
     const key = armKey(r);
     let s = map.get(key);
-    if (!s) { s = { days: [], spend: [], conversions: [], totalSpend: 0 }; map.set(key, s); }
+    if (!s) { s = { arm: [r.creative, r.audience], days: [], spend: [], conversions: [], totalSpend: 0 }; map.set(key, s); }
     s.days.push(dayMs(r.date));
     s.spend.push(r.spend);
     s.conversions.push(r.conversions);
@@ -432,8 +454,8 @@ function changeCell(a) {
 
 /** Creatives down, audiences across: each cell the recommended budget, coloured by change. */
 function matrix(arms, onPick, selected) {
-  const creatives = [...new Set(arms.map((a) => a.creative))].sort();
-  const audiences = [...new Set(arms.map((a) => a.audience))].sort();
+  const creatives = [...new Set(arms.map((a) => a.creative))].sort(natural);
+  const audiences = [...new Set(arms.map((a) => a.audience))].sort(natural);
   if (creatives.length > 40 || audiences.length > 20) return el("p", { class: "muted" }, `${creatives.length} creatives × ${audiences.length} audiences: too many for the matrix; see the grid.`);
   const cell = new Map(arms.map((a) => [armKey(a), a]));
   const colour = (a) => {
@@ -453,8 +475,17 @@ function matrix(arms, onPick, selected) {
     })))));
 }
 
-function chartCard(title, chart, footer) {
-  return el("div", { class: "card" }, el("h2", {}, title), chart, footer);
+function chartCard(title, chart, footer, control) {
+  return el("div", { class: "card" }, el("div", { class: "toolbar", style: "margin:0" }, el("h2", { style: "margin:0" }, title),
+    control ? el("span", { style: "margin-left:auto" }, control) : null), chart, footer);
+}
+
+/** Mean of values[i - n + 1 .. i] (fewer at the start). */
+function trailingMean(values, i, n) {
+  let sum = 0;
+  const from = Math.max(0, i - n + 1);
+  for (let j = from; j <= i; j++) sum += values[j];
+  return sum / (i - from + 1);
 }
 
 function uploadSummary(name, res) {
