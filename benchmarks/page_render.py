@@ -34,18 +34,10 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 from service_load import campaign_rows, start_server
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+from tests.web.browser import CHROMIUM, launch
+
 RESULTS = Path(__file__).parent / "results"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 def fill(base: str, key: str, n_arms: int, n_days: int, n_recs: int, folder: Path) -> int:
@@ -110,7 +102,7 @@ def measure(
     )
     out = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = launch(p)
         for name, (path, view) in pages.items():
             times, bytes_, calls = [], [], []
             for _ in range(repeat):

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+from tests.server import free_port, wait_until_up
 
 RESULTS = Path(__file__).parent / "results"
 N_DAYS = 90
@@ -62,12 +64,6 @@ def campaign_rows(n_arms: int, seed: int, n_days: int = N_DAYS) -> list[dict[str
         for d in range(n_days)
         for a in range(n_arms)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(
@@ -98,16 +94,7 @@ def start_server(
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"server did not start:\n{(folder / 'server.log').read_text()}")
-        time.sleep(0.2)
+    wait_until_up(base, proc, folder / "server.log", path="/readyz")
     return proc, base, key
 
 

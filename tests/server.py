@@ -44,18 +44,25 @@ def uvicorn_server(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
+        wait_until_up(base, proc, log)
         yield base, proc
     finally:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(20)
+
+
+def wait_until_up(
+    base: str, proc: subprocess.Popen[bytes], log: Path, path: str = "/healthz"
+) -> None:
+    """Poll ``path`` until it answers 200; the server's log in the error if it never does."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}{path}", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start:\n{log.read_text()}")
+        time.sleep(0.2)

@@ -16,27 +16,9 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import REPO
+from tests.web.browser import CHROMIUM, launch
 
-CHROMIUM = os.environ.get("ADBANDIT_CHROMIUM", "/usr/bin/chromium")
-#: what the machine's closed network and a root user need (shared/ENVIRONMENT.md)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 ARTIFACTS = Path(REPO, "test-artifacts", "review-page")
-
-
-def launch(playwright: object) -> Browser:
-    browser: Browser = playwright.chromium.launch(  # type: ignore[attr-defined]
-        executable_path=CHROMIUM, args=ARGS, headless=True
-    )
-    return browser
 
 
 @pytest.fixture(scope="session")
