@@ -655,6 +655,8 @@ def test_review_page_is_served_without_a_key_and_stays_out_of_the_api_schema(
     page = client.get("/ui/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-cache"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self';" in page.headers["content-security-policy"]
     scripts = re.findall(r'src="(/ui/static/[^"]+)"', page.text)
     assert scripts == ["/ui/static/app.js"]
     for name in ("app.js", "api.js", "campaign.js", "charts.js", "dom.js", "style.css"):

@@ -36,7 +36,12 @@ def site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[dict[st
     tracker.log_run("adbandit", metrics={"regret": 5.0, "regret_low": 4.0, "regret_high": 6.0})
     keys = {
         role: make_key(url, role, name, capsys)
-        for role, name in [("viewer", "val"), ("specialist", "ana"), ("automation", "bot")]
+        for role, name in [
+            ("viewer", "val"),
+            ("specialist", "ana"),
+            ("automation", "bot"),
+            ("admin", "root"),
+        ]
     }
     env = {"ADBANDIT_TRACKING_URI": uri, "ADBANDIT_MLFLOW_UI_URL": "http://mlflow.test:5000"}
     with uvicorn_server(url, tmp_path / "server.log", env) as (base, _):
@@ -134,6 +139,7 @@ def test_upload_recommend_approve_download(
     grid = page.get_by_test_id("arms")
     expect(grid.locator("tbody tr")).to_have_count(len(arms) + 1)
     expect(grid.locator("tr", has_text="new_video").locator("td").nth(2)).to_have_text("0.00")
+    shot(page, "3b-next-recommendation")
 
 
 def test_edit_checks_total_and_bounds_before_sending(site: dict[str, str], page: Page) -> None:
@@ -209,6 +215,43 @@ def test_viewer_reads_but_sees_no_decision_buttons(site: dict[str, str], page: P
     page.goto(f"{base}/ui/#/campaigns/999")
     ready(page, "error")
     expect(page.get_by_role("alert")).to_contain_text("no campaign with id 999")
+
+    # Revoking the key signs the page out at its next call.
+    admin = {"Authorization": f"Bearer {site['admin']}"}
+    val = next(k for k in httpx.get(f"{base}/v1/keys", headers=admin).json() if k["name"] == "val")
+    assert httpx.delete(f"{base}/v1/keys/{val['id']}", headers=admin).status_code == 200
+    page.click("nav >> text=Campaigns")
+    ready(page, "signin")
+    expect(page.locator(".warning")).to_contain_text("not accepted any more")
+    assert page.evaluate("sessionStorage.getItem('adbandit.key')") is None
+
+
+def test_campaigns_list_sorts_and_keeps_the_window(site: dict[str, str], page: Page) -> None:
+    base = site["base"]
+    bot = {"Authorization": f"Bearer {site['automation']}"}
+    stats = pd.read_csv(SAMPLE)
+    for name, factor in [("cheap", 0.5), ("dear", 2.0)]:
+        cid = httpx.post(f"{base}/v1/campaigns", json={"name": name}, headers=bot).json()["id"]
+        rows = stats.drop(columns="campaign").assign(spend=stats["spend"] * factor)
+        body = rows.to_csv(index=False).encode()
+        r = httpx.post(
+            f"{base}/v1/campaigns/{cid}/stats", files={"file": ("s.csv", body)}, headers=bot
+        )
+        assert r.status_code == 200, r.text
+    sign_in(page, base, site["viewer"])
+    names = page.get_by_test_id("campaigns").locator("tbody tr td:first-child")
+    expect(names).to_have_text(["autumn_sale", "cheap", "dear"])
+    page.click("th:has-text('CPA')")  # highest first
+    expect(names).to_have_text(["dear", "cheap", "autumn_sale"])  # no stats: last
+    page.click("th:has-text('CPA')")
+    expect(names).to_have_text(["autumn_sale", "cheap", "dear"])
+    page.select_option("select[name=window]", "7")
+    ready(page, "campaigns")
+    expect(names).to_have_text(["autumn_sale", "cheap", "dear"])  # still sorted by CPA
+    assert "sort=cpa" in page.url and "days=7" in page.url
+    spend = pd.Timestamp(stats["date"].max()) - pd.Timedelta(days=6)
+    week = stats[pd.to_datetime(stats["date"]) >= spend]["spend"].sum() * 2.0
+    expect(names.nth(2).locator("xpath=..")).to_contain_text(f"{week:,.2f}")
 
 
 def test_platform_export_round_trip_downloads_in_its_layout(

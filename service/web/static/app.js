@@ -29,7 +29,7 @@ async function render() {
     else if (path[0] === "compare") await compareView(params);
     else await campaignsView(params);
   } catch (err) {
-    if (id !== renderId) return;
+    if (id !== renderId || !session.key) return; // signed out meanwhile: sign-in is showing
     if (!(err instanceof ApiError)) console.error(err);
     fill(view, errorBox(err));
     ready("error");
@@ -94,11 +94,25 @@ async function campaignsView(params) {
   let start = params.get("start"), end = params.get("end");
   if (!start && days !== "all" && last) { end = last; start = shiftDay(last, 1 - Number(days)); }
   if (start || end) campaigns = await api(`/v1/campaigns${query({ start, end })}`);
-  const go = (p) => { location.hash = `#/${query(p)}`; };
+  const go = (p) => { location.hash = `#/${query({ sort: params.get("sort"), dir: params.get("dir"), ...p })}`; };
   const windowPick = el("select", { name: "window", onchange: (e) => go({ days: e.target.value }) },
     WINDOWS.map(([v, t]) => el("option", { value: v, selected: v === days && !params.get("start") }, t)));
   const from = el("input", { type: "date", name: "start", value: start || "" });
   const to = el("input", { type: "date", name: "end", value: end || "" });
+  const sortKey = params.get("sort") || "name";
+  const dir = params.get("dir") === "asc" ? 1 : params.get("dir") === "desc" ? -1 : sortKey === "name" ? 1 : -1;
+  const value = (c) => (sortKey === "name" ? c.name : sortKey === "status" ? c.latest_recommendation?.status ?? "" : c.window?.[sortKey]);
+  campaigns.sort((a, b) => {
+    const x = value(a), y = value(b);
+    if (typeof x === "string" || typeof y === "string") return dir * String(x ?? "").localeCompare(String(y ?? ""), undefined, { numeric: true });
+    return dir * ((x ?? -Infinity) - (y ?? -Infinity)); // no value sorts last when descending
+  });
+  const sortBy = (key) => {
+    const p = Object.fromEntries(params);
+    go({ ...p, sort: key, dir: key === sortKey && dir === -1 ? "asc" : key === sortKey ? "desc" : null });
+  };
+  const columns = [["name", "Campaign"], [null, "Platform"], [null, "Data"], ["spend", "Spend", "num"], ["conversions", "Conversions", "num"],
+    ["cpa", "CPA", "num"], ["roas", "ROAS", "num"], [null, "Currency"], ["status", "Latest recommendation"]];
   const rows = campaigns.map((c) => {
     const w = c.window || {};
     const latest = c.latest_recommendation;
@@ -126,7 +140,9 @@ async function campaignsView(params) {
       ),
       campaigns.length
         ? el("table", { "data-testid": "campaigns" },
-          el("thead", {}, el("tr", {}, ["Campaign", "Platform", "Data", "Spend", "Conversions", "CPA", "ROAS", "Currency", "Latest recommendation"].map((t, i) => el("th", { class: i >= 3 && i <= 6 ? "num" : "" }, t)))),
+          el("thead", {}, el("tr", {}, columns.map(([key, title, cls]) => el("th", key
+            ? { class: `sortable ${cls || ""}`, title: "sort", onclick: () => sortBy(key) }
+            : { class: cls || "" }, title, key === sortKey ? (dir > 0 ? " ▲" : " ▼") : "")))),
           el("tbody", {}, rows))
         : el("p", { class: "muted" }, "No campaigns yet. Create one with POST /v1/campaigns or ", el("code", {}, "adbandit serve --load stats.csv"), "."),
     ),
