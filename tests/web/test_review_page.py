@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 import experiments
 from tests.conftest import REPO
 from tests.server import make_key, uvicorn_server
-from tests.web.conftest import shot
+from tests.web.conftest import ARTIFACTS, shot
 
 pytestmark = pytest.mark.browser
 
@@ -211,6 +211,16 @@ def test_viewer_reads_but_sees_no_decision_buttons(site: dict[str, str], page: P
     n_arms = len(pd.read_csv(SAMPLE)[["creative", "audience"]].drop_duplicates())
     spend_chart = page.locator(".card", has_text="Spend per arm per day").locator("svg path")
     expect(spend_chart).to_have_count(n_arms)
+    # pointing at the chart names the day, the nearest arm and the coloured arms' values
+    chart = page.locator(".card", has_text="Spend per arm per day")
+    chart.locator("svg rect[fill=transparent]").hover()
+    cursor = chart.locator("g.cursor")
+    expect(cursor).to_have_attribute("visibility", "visible")
+    lines = cursor.locator("tspan").all_text_contents()
+    assert re.fullmatch(r"\d{1,2} Oct", lines[0]), lines
+    assert all(re.fullmatch(r"[\w ]+ / [\w ]+: [\d.]+", line) for line in lines[1:]), lines
+    assert len(lines) in (7, 8)  # the date, the nearest arm, the six coloured arms (or five)
+    chart.screenshot(path=ARTIFACTS / "5b-chart-cursor.png")
     shot(page, "5-viewer")
     page.goto(f"{base}/ui/#/campaigns/999")
     ready(page, "error")
@@ -265,8 +275,12 @@ def test_platform_export_round_trip_downloads_in_its_layout(
     page.click("button:has-text('Upload')")
     expect(page.get_by_test_id("flash")).to_contain_text("Read as a meta export")
     page.fill("input[name=budget]", "300")
+    page.select_option("select[name=objective]", "revenue")
     page.click("button:has-text('Recommend')")
     expect(page.get_by_test_id("flash")).to_contain_text("is ready for review")
+    # a revenue objective shows each arm's ROAS interval rather than conversions per spend
+    expect(page.get_by_test_id("arms").locator("thead")).to_contain_text("ROAS")
+    expect(page.locator("h2", has_text="Posterior ROAS (credible interval)")).to_be_visible()
     page.click("button:has-text('Approve')")
     expect(page.get_by_test_id("flash")).to_contain_text("approved")
     with page.expect_download() as info:

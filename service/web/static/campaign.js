@@ -171,12 +171,13 @@ class CampaignPage {
     if (!r) return;
     const arms = r.allocations;
     const finalBudget = new Map((r.final_split || []).map((s) => [armKey(s), s.budget]));
-    const lo = Math.min(...arms.map((a) => a.rate_low ?? Infinity));
-    const hi = Math.max(...arms.map((a) => a.rate_high ?? -Infinity));
+    const m = metricOf(r);
+    const lo = Math.min(...arms.map((a) => m.low(a) ?? Infinity));
+    const hi = Math.max(...arms.map((a) => m.high(a) ?? -Infinity));
     const bounds = new Map((r.bounds || []).map((b) => [armKey(b), b]));
     const cols = [
       ["creative", "Creative"], ["audience", "Audience"], ["current", "Current", "num"], ["budget", "Recommended", "num"],
-      ["change", "Change", "num"], ["p_best", "P(best)", "num"], ["rate_mean", "Conversions per 100 spend (interval)"],
+      ["change", "Change", "num"], ["p_best", "P(best)", "num"], [m.sortKey, `${m.name} (interval)`],
       ["maturity", "Maturity", "num"], ["reason", "Why"],
     ];
     const sorted = arms.filter((a) => !this.filter || armKey(a).toLowerCase().includes(this.filter)).slice().sort((a, b) => {
@@ -225,8 +226,9 @@ class CampaignPage {
       el("td", { class: "num" }, el("b", {}, fmt.money(a.budget)), finalBudget.has(key) && Math.abs(finalBudget.get(key) - a.budget) > 0.005 ? el("div", { class: "muted" }, `edited: ${fmt.money(finalBudget.get(key))}`) : null),
       change,
       el("td", { class: "num", title: `chance this arm has the best rate: ${fmt.pct(a.p_best)}` }, probBar(a.p_best), " ", fmt.pct(a.p_best)),
-      el("td", { title: `${fmt.sig(100 * a.rate_mean)} per 100 spend (${fmt.sig(100 * a.rate_low)} – ${fmt.sig(100 * a.rate_high)})` },
-        intervalBar(a.rate_low, a.rate_mean, a.rate_high, lo, hi), " ", el("span", { class: "muted" }, `${fmt.sig(100 * a.rate_mean)} (${fmt.sig(100 * a.rate_low)}–${fmt.sig(100 * a.rate_high)})`)),
+      el("td", { title: `${m.name}: ${fmt.sig(m.mean(a))} (${fmt.sig(m.low(a))} – ${fmt.sig(m.high(a))})` },
+        Number.isFinite(lo) && Number.isFinite(hi) ? intervalBar(m.low(a), m.mean(a), m.high(a), lo, hi) : null, " ",
+        el("span", { class: "muted" }, `${fmt.sig(m.mean(a))} (${fmt.sig(m.low(a))}–${fmt.sig(m.high(a))})`)),
       el("td", { class: "num", title: "share of this arm's eventual conversions already reported" }, fmt.pct(a.maturity, 0)),
       el("td", { class: "reason" }, a.reason));
       if (this.editing) {
@@ -320,11 +322,12 @@ class CampaignPage {
         lineChart(pb, { yLabel: "P(best)", yMax: 1, yFormat: (v) => `${Math.round(v * 100)}%` }), legend(pb, grey(pb.length))));
     }
     if (this.rec) {
-      const arms = this.rec.allocations.slice().sort((a, b) => b.rate_mean - a.rate_mean);
+      const m = metricOf(this.rec);
+      const arms = this.rec.allocations.slice().sort((a, b) => m.mean(b) - m.mean(a));
       const shown = arms.slice(0, FOREST_MAX);
       if (this.selected && !shown.some((a) => armKey(a) === this.selected)) shown.push(arms.find((a) => armKey(a) === this.selected));
-      const items = shown.map((a) => ({ label: armKey(a), low: 100 * a.rate_low, mean: 100 * a.rate_mean, high: 100 * a.rate_high, color: colours.get(armKey(a)) || "#8895a7" }));
-      cards.push(chartCard("Posterior conversions per 100 spend (credible interval)", forestPlot(items, { label: "posterior intervals" }),
+      const items = shown.map((a) => ({ label: armKey(a), low: m.low(a), mean: m.mean(a), high: m.high(a), color: colours.get(armKey(a)) || "#8895a7" }));
+      cards.push(chartCard(`${m.chart} (credible interval)`, forestPlot(items, { label: "posterior intervals" }),
         el("div", { class: "muted" }, arms.length > shown.length ? `best ${FOREST_MAX} of ${arms.length} arms by posterior mean` : `all ${arms.length} arms, best first`)));
     }
     fill(this.chartsBox, ...cards);
@@ -425,6 +428,16 @@ class CampaignPage {
             el("td", {}, d.note || el("span", { class: "muted" }, "—"))))))
         : el("p", { class: "muted" }, "No decisions yet."));
   }
+}
+
+/** What the grid and the interval chart show: ROAS for a revenue objective, else
+ * conversions per 100 of spend (rates are per unit of spend, too small to read). */
+function metricOf(rec) {
+  if (rec.objective === "revenue" && rec.allocations.some((a) => a.roas_mean !== null && a.roas_mean !== undefined)) {
+    return { name: "Revenue per spend (ROAS)", chart: "Posterior ROAS", sortKey: "roas_mean", mean: (a) => a.roas_mean, low: (a) => a.roas_low, high: (a) => a.roas_high };
+  }
+  const per100 = (x) => (x === null || x === undefined ? x : 100 * x);
+  return { name: "Conversions per 100 spend", chart: "Posterior conversions per 100 spend", sortKey: "rate_mean", mean: (a) => per100(a.rate_mean), low: (a) => per100(a.rate_low), high: (a) => per100(a.rate_high) };
 }
 
 /** Stats rows -> per arm: sorted days with spend and conversions arrays. */

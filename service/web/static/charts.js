@@ -100,7 +100,62 @@ export function lineChart(series, { width = 640, height = 240, yLabel = "", yFor
     } else grey.append(p);
   }
   svg.append(grey, coloured);
+  hoverCursor(svg, series, { m, w, h, width, X, Y, x0, x1, yTop, format });
   return svg;
+}
+
+/**
+ * A day cursor on a line chart: under the pointer, the day, the line nearest the pointer
+ * (grey ones included, so any arm can be named) and every coloured line's value.
+ */
+function hoverCursor(svg, series, { m, w, h, width, X, Y, x0, x1, yTop, format }) {
+  let index = null; // per series: Map day -> value, built on the first hover
+  const days = [...new Set(series.flatMap((l) => l.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const cursor = s("g", { visibility: "hidden", "pointer-events": "none", class: "cursor" });
+  const vline = s("line", { y1: m.top, y2: m.top + h, stroke: "#5f6b7a", "stroke-dasharray": "2 2" });
+  const box = s("rect", { fill: "#fff", stroke: "#b8c0cc", rx: 3, opacity: 0.95 });
+  const text = s("text", {});
+  cursor.append(vline, box, text);
+  const overlay = s("rect", { x: m.left, y: m.top, width: w, height: h, fill: "transparent" });
+  svg.append(overlay, cursor);
+  overlay.addEventListener("mouseleave", () => cursor.setAttribute("visibility", "hidden"));
+  overlay.addEventListener("mousemove", (event) => {
+    if (!index) index = series.map((l) => new Map(l.points));
+    const r = svg.getBoundingClientRect();
+    const scale = width / r.width;
+    const px = (event.clientX - r.left) * scale;
+    const py = (event.clientY - r.top) * scale;
+    const t = x0 + ((px - m.left) / w) * (x1 - x0);
+    let lo = 0, hi = days.length - 1;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (days[mid] < t) lo = mid + 1; else hi = mid; }
+    const day = lo > 0 && t - days[lo - 1] < days[lo] - t ? days[lo - 1] : days[lo];
+    const yAt = py >= m.top ? yTop * (1 - (py - m.top) / h) : yTop;
+    let nearest = null, gap = Infinity;
+    series.forEach((l, i) => {
+      const v = index[i].get(day);
+      if (v !== undefined && Math.abs(v - yAt) < gap) { gap = Math.abs(v - yAt); nearest = i; }
+    });
+    const rows = [[shortDate(day), null, true]];
+    if (nearest !== null) rows.push([`${series[nearest].name}: ${format(index[nearest].get(day))}`, series[nearest].color || "#8895a7", true]);
+    series.forEach((l, i) => {
+      const v = index[i].get(day);
+      if (l.color && i !== nearest && v !== undefined) rows.push([`${l.name}: ${format(v)}`, l.color, false]);
+    });
+    text.replaceChildren(...rows.map(([line, colour, bold], k) => s("tspan", {
+      x: 0, dy: k ? 14 : 0, fill: colour || "#1d232b", "font-weight": bold ? 600 : 400 }, line)));
+    const bw = 12 + 6.2 * Math.max(...rows.map(([line]) => line.length));
+    const bh = 8 + 14 * rows.length;
+    const left = X(day) + 10 + bw > width ? X(day) - 10 - bw : X(day) + 10;
+    vline.setAttribute("x1", X(day));
+    vline.setAttribute("x2", X(day));
+    box.setAttribute("x", left);
+    box.setAttribute("y", m.top);
+    box.setAttribute("width", bw);
+    box.setAttribute("height", bh);
+    text.setAttribute("transform", `translate(${left + 6},${m.top + 15})`);
+    for (const span of text.children) span.setAttribute("x", 0);
+    cursor.setAttribute("visibility", "visible");
+  });
 }
 
 /** A legend for the coloured series of a chart; `more` says what the grey lines are. */
