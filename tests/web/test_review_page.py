@@ -321,3 +321,41 @@ def test_ab_test_and_compare_pages(site: dict[str, str], page: Page) -> None:
         "href", re.compile(r"^http://mlflow\.test:5000/#/experiments/\w+/runs/\w+$")
     )
     shot(page, "7-compare")
+
+
+def test_names_are_shown_as_text_never_run(site: dict[str, str], page: Page) -> None:
+    """Campaign, creative and audience names come from files people upload."""
+    base = site["base"]
+    bot = {"Authorization": f"Bearer {site['automation']}"}
+    evil = "<img src=x onerror=alert(1)>"
+    cid = httpx.post(f"{base}/v1/campaigns", json={"name": f"<b>{evil}</b>"}, headers=bot)
+    cid = cid.json()["id"]
+    rows = [
+        {
+            "date": f"2026-11-0{d}",
+            "creative": creative,
+            "audience": "<script>alert(2)</script>",
+            "impressions": 1000,
+            "clicks": 50,
+            "spend": 20.0,
+            "conversions": 2,
+        }
+        for d in range(1, 8)
+        for creative in (evil, "plain")
+    ]
+    r = httpx.post(f"{base}/v1/campaigns/{cid}/stats", json={"rows": rows}, headers=bot)
+    assert r.status_code == 200, r.text
+    httpx.post(
+        f"{base}/v1/campaigns/{cid}/recommendations", json={"budget": 100}, headers=bot, timeout=60
+    ).raise_for_status()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, base, site["viewer"])
+    expect(page.get_by_test_id("campaigns")).to_contain_text(f"<b>{evil}</b>")
+    page.goto(f"{base}/ui/#/campaigns/{cid}")
+    ready(page, "campaign")
+    expect(page.get_by_test_id("campaign-name")).to_have_text(f"<b>{evil}</b>")
+    expect(page.get_by_test_id("arms")).to_contain_text(evil)
+    expect(page.get_by_test_id("arms")).to_contain_text("<script>alert(2)</script>")
+    assert page.locator("img[src=x]").count() == 0 and page.locator("main script").count() == 0
+    assert dialogs == []
