@@ -131,13 +131,45 @@ def _summaries(
 
 Start = Annotated[dt.date | None, Query(description="window's first day (inclusive)")]
 End = Annotated[dt.date | None, Query(description="window's last day (inclusive)")]
+Days = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=3660,
+        description="the window is the last `days` days of stored data (instead of start/end)",
+    ),
+]
 
 
-def _window(start: dt.date | None, end: dt.date | None) -> None:
+def _window(
+    session: Any,
+    campaign_ids: list[int],
+    start: dt.date | None,
+    end: dt.date | None,
+    days: int | None,
+) -> tuple[dt.date | None, dt.date | None]:
+    """The window's (start, end): as given, or the last ``days`` days up to the newest
+    stored day of these campaigns."""
+    if days is not None and (start is not None or end is not None):
+        raise optimizer.InvalidInputError(
+            [
+                optimizer.InputProblem(
+                    None, "days", "days replaces start and end: give one or the other"
+                )
+            ]
+        )
     if start is not None and end is not None and end < start:
         raise optimizer.InvalidInputError(
             [optimizer.InputProblem(None, "end", f"end ({end}) is before start ({start})")]
         )
+    if days is None:
+        return start, end
+    last = session.scalar(
+        select(func.max(StatRow.date)).where(StatRow.campaign_id.in_(campaign_ids))
+    )
+    if last is None:
+        return None, None
+    return last - dt.timedelta(days=days - 1), last
 
 
 @router.post("", response_model=CampaignOut, status_code=201, responses=WRITE)
@@ -149,21 +181,31 @@ def create_campaign(body: CampaignIn, _who: Automation, db: Db) -> CampaignOut:
 
 
 @router.get("", response_model=list[CampaignOut], responses=READ)
-def list_campaigns(_who: Viewer, db: Db, start: Start = None, end: End = None) -> list[CampaignOut]:
+def list_campaigns(
+    _who: Viewer, db: Db, start: Start = None, end: End = None, days: Days = None
+) -> list[CampaignOut]:
     """Every campaign with its spend, conversions, CPA and ROAS over the window (all its
-    data by default) and the state of its latest recommendation."""
-    _window(start, end)
+    data by default; with ``days``, one window for all, ending on the newest stored day of
+    any campaign) and the state of its latest recommendation."""
     with db.session() as session:
-        return _summaries(session, store.list_campaigns(session), start, end)
+        campaigns = store.list_campaigns(session)
+        start, end = _window(session, [c.id for c in campaigns], start, end, days)
+        return _summaries(session, campaigns, start, end)
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, responses=READ)
 def get_campaign(
-    campaign_id: CampaignId, _who: Viewer, db: Db, start: Start = None, end: End = None
+    campaign_id: CampaignId,
+    _who: Viewer,
+    db: Db,
+    start: Start = None,
+    end: End = None,
+    days: Days = None,
 ) -> CampaignOut:
-    _window(start, end)
     with db.session() as session:
-        return _summaries(session, [store.get_campaign(session, campaign_id)], start, end)[0]
+        campaign = store.get_campaign(session, campaign_id)
+        start, end = _window(session, [campaign.id], start, end, days)
+        return _summaries(session, [campaign], start, end)[0]
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, responses=WRITE)
@@ -328,14 +370,15 @@ def read_stats(
     campaign_id: CampaignId,
     _who: Viewer,
     db: Db,
-    start: Annotated[dt.date | None, Query(description="first day (inclusive)")] = None,
-    end: Annotated[dt.date | None, Query(description="last day (inclusive)")] = None,
+    start: Start = None,
+    end: End = None,
+    days: Days = None,
     limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100_000,
 ) -> Response:
     """The stored stats, sorted by date, creative, audience."""
-    _window(start, end)
     with db.session() as session:
         campaign = store.get_campaign(session, campaign_id)
+        start, end = _window(session, [campaign.id], start, end, days)
         frame = store.stats_frame(session, campaign, start, end)
     rows = frame.head(limit)
     # Written by pandas, not as one pydantic model per row: 18,000 rows (200 arms x 90

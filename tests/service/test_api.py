@@ -523,6 +523,14 @@ def test_campaign_window_totals_and_latest_state(
     }
     listed = client.get("/v1/campaigns", headers=h).json()
     assert listed[0]["window"]["spend"] == 14 * 3 * 25.0
+    # the last 2 days of stored data (the stats run 2026-03-01 .. 03-14)
+    last2 = client.get(f"/v1/campaigns/{cid}", params={"days": 2}, headers=h).json()["window"]
+    assert (last2["start"], last2["end"], last2["spend"]) == ("2026-03-13", "2026-03-14", 150.0)
+    assert client.get("/v1/campaigns", params={"days": 2}, headers=h).json()[0]["window"] == last2
+    rows = client.get(f"/v1/campaigns/{cid}/stats", params={"days": 2}, headers=h).json()["rows"]
+    assert {r["date"] for r in rows} == {"2026-03-13", "2026-03-14"}
+    both = client.get(f"/v1/campaigns/{cid}", params={"days": 2, "end": "2026-03-14"}, headers=h)
+    assert both.status_code == 422 and both.json()["problems"][0]["field"] == "days"
     assert listed[0]["latest_recommendation"]["status"] == "pending"
     client.post(f"/v1/recommendations/{rec['id']}/approve", headers=auth(keys["specialist"]))
     again = client.get(f"/v1/campaigns/{cid}", headers=h).json()

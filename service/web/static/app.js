@@ -3,7 +3,7 @@
 
 import { api, ApiError, query, session } from "./api.js";
 import { PALETTE, forestPlot } from "./charts.js";
-import { badge, el, errorBox, fill, fmt, parseCsv, ready } from "./dom.js";
+import { WINDOWS, badge, el, errorBox, fill, fmt, parseCsv, ready } from "./dom.js";
 import { campaignView } from "./campaign.js";
 
 const view = document.getElementById("view");
@@ -79,24 +79,15 @@ function signIn(message) {
 
 // -- campaigns list --------------------------------------------------------------------------
 
-const WINDOWS = [["all", "all data"], ["7", "last 7 days"], ["14", "last 14 days"], ["30", "last 30 days"], ["90", "last 90 days"]];
-
-function shiftDay(iso, days) {
-  const d = new Date(`${iso}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
 async function campaignsView(params) {
   const days = params.get("days") || "all";
-  let campaigns = await api("/v1/campaigns");
-  const last = campaigns.map((c) => c.last_date).filter(Boolean).sort().pop();
-  let start = params.get("start"), end = params.get("end");
-  if (!start && days !== "all" && last) { end = last; start = shiftDay(last, 1 - Number(days)); }
-  if (start || end) campaigns = await api(`/v1/campaigns${query({ start, end })}`);
+  const chosen = { start: params.get("start"), end: params.get("end") };
+  const campaigns = await api(`/v1/campaigns${query(chosen.start || chosen.end ? chosen : { days: days === "all" ? null : days })}`);
+  // One window for the whole list, resolved by the server (a `days` window ends on the newest stored day).
+  const start = campaigns[0]?.window?.start ?? chosen.start, end = campaigns[0]?.window?.end ?? chosen.end;
   const go = (p) => { location.hash = `#/${query({ sort: params.get("sort"), dir: params.get("dir"), ...p })}`; };
   const windowPick = el("select", { name: "window", onchange: (e) => go({ days: e.target.value }) },
-    WINDOWS.map(([v, t]) => el("option", { value: v, selected: v === days && !params.get("start") }, t)));
+    WINDOWS.map(([v, t]) => el("option", { value: v, selected: v === days && !chosen.start && !chosen.end }, t)));
   const from = el("input", { type: "date", name: "start", value: start || "" });
   const to = el("input", { type: "date", name: "end", value: end || "" });
   const sortKey = params.get("sort") || "name";

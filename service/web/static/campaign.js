@@ -3,9 +3,8 @@
 
 import { api, download, query, session } from "./api.js";
 import { PALETTE, forestPlot, intervalBar, legend, lineChart, probBar } from "./charts.js";
-import { badge, el, errorBox, fill, fmt, parseCsv, ready } from "./dom.js";
+import { WINDOWS, badge, el, errorBox, fill, fmt, parseCsv, ready } from "./dom.js";
 
-const DAY = 86_400_000;
 const STATS_COLUMNS = ["date", "creative", "audience", "impressions", "clicks", "spend", "conversions"];
 const HIGHLIGHT = 6; // arms drawn in colour in the charts; the rest are grey
 const FOREST_MAX = 40;
@@ -15,28 +14,23 @@ let flash = null; // a message to show once after the next load (upload result, 
 const natural = (a, b) => a.localeCompare(b, undefined, { numeric: true });
 const armKey = (a) => `${a.creative} / ${a.audience}`;
 const dayMs = (iso) => Date.parse(`${String(iso).slice(0, 10)}T00:00:00Z`);
-const shiftDay = (iso, days) => new Date(dayMs(iso) + days * DAY).toISOString().slice(0, 10);
 
 export async function campaignView(root, id, params, current) {
   const days = params.get("days") || "all";
   const recId = params.get("rec");
-  // Two chains in parallel: campaign -> its stats window; recommendations -> the shown one.
+  const win = query({ days: days === "all" ? null : days }); // the server resolves the days
   const recsP = api(`/v1/campaigns/${id}/recommendations?limit=50`);
-  const historyP = api(`/v1/campaigns/${id}/history?limit=90`);
-  const decisionsP = api(`/v1/campaigns/${id}/decisions?limit=50`);
   const recP = recsP.then((recs) => (recs.length ? api(`/v1/recommendations/${recId || recs[0].id}`) : null));
-  const statsP = days === "all" ? api(`/v1/campaigns/${id}/stats`) : null;
-  for (const p of [recsP, historyP, decisionsP, recP, statsP]) p?.catch(() => {}); // reported below
-  const base = await api(`/v1/campaigns/${id}`);
-  const end = days !== "all" && base.last_date ? base.last_date : null;
-  const start = end ? shiftDay(end, 1 - Number(days)) : null;
   const [campaign, stats, recs, history, decisions, rec] = await Promise.all([
-    start ? api(`/v1/campaigns/${id}${query({ start, end })}`) : base,
-    statsP || api(`/v1/campaigns/${id}/stats${query({ start, end })}`),
-    recsP, historyP, decisionsP, recP,
+    api(`/v1/campaigns/${id}${win}`),
+    api(`/v1/campaigns/${id}/stats${win}`),
+    recsP,
+    api(`/v1/campaigns/${id}/history?limit=90`),
+    api(`/v1/campaigns/${id}/decisions?limit=50`),
+    recP,
   ]);
   if (!current()) return;
-  const page = new CampaignPage(root, { campaign, stats, recs, history, decisions, rec, days, start, end });
+  const page = new CampaignPage(root, { campaign, stats, recs, history, decisions, rec, days });
   page.render();
   ready("campaign");
 }
@@ -95,8 +89,7 @@ class CampaignPage {
     const w = this.campaign.window || {};
     const cur = this.campaign.currency ? ` ${this.campaign.currency}` : "";
     const pick = el("select", { name: "window", onchange: (e) => this.go({ days: e.target.value === "all" ? null : e.target.value }) },
-      [["all", "all data"], ["7", "last 7 days"], ["14", "last 14 days"], ["30", "last 30 days"], ["90", "last 90 days"]]
-        .map(([v, t]) => el("option", { value: v, selected: v === this.days }, t)));
+      WINDOWS.map(([v, t]) => el("option", { value: v, selected: v === this.days }, t)));
     return el("div", { class: "card" },
       el("div", { class: "kpis", "data-testid": "kpis" },
         el("div", { class: "kpi" }, el("b", {}, fmt.money(w.spend) + cur), el("span", {}, "spend")),

@@ -48,6 +48,9 @@ export const fmt = {
   when: (s) => (s ? new Date(s).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }) : "—"),
 };
 
+/** The window choices of the campaigns list and the campaign page: [days, label]. */
+export const WINDOWS = [["all", "all data"], ["7", "last 7 days"], ["14", "last 14 days"], ["30", "last 30 days"], ["90", "last 90 days"]];
+
 /** A status badge: pending / approved / rejected / edited. */
 export function badge(status) {
   return el("span", { class: `badge ${status}` }, status);
