@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 import optimizer
 
-__all__ = ["check_size", "read_file", "read_form", "unsupported"]
+__all__ = ["body_kind", "check_size", "read_file", "read_form", "unsupported", "upload_body"]
+
+
+def upload_body(
+    fields: dict[str, dict[str, Any]], required: list[str], json_model: str | None = None
+) -> dict[str, Any]:
+    """OpenAPI for a route that reads its body itself: multipart ``fields`` and, with
+    ``json_model``, a JSON body of that component schema too."""
+    content: dict[str, Any] = {}
+    if json_model is not None:
+        content["application/json"] = {"schema": {"$ref": f"#/components/schemas/{json_model}"}}
+    content["multipart/form-data"] = {
+        "schema": {"type": "object", "properties": fields, "required": required}
+    }
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def body_kind(request: Request, default: str = "application/json") -> str:
+    """The body's media type (without parameters), once its size is known to be allowed."""
+    check_size(request)
+    return request.headers.get("content-type", default).split(";")[0].strip()
 
 
 def check_size(request: Request) -> None:

@@ -17,7 +17,7 @@ from ..deps import database, require
 from ..platforms.analytics import UtmMapping, import_analytics, reconcile, utm_check
 from ..schemas import AnalyticsIngestOut, ReconciliationOut
 from . import READ, errors, json_value
-from ._upload import check_size, read_file, read_form, unsupported
+from ._upload import body_kind, read_file, read_form, unsupported, upload_body
 
 router = APIRouter(prefix="/v1/campaigns", tags=["analytics"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -25,28 +25,15 @@ Automation = Annotated[Principal, Depends(require("automation"))]
 Db = Annotated[Database, Depends(database)]
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="campaign id")]
 
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "goal": {"type": "string", "description": "key event / goal to count"},
-                        "layout": {"type": "string", "enum": ["auto", "ga4", "metrica"]},
-                        "utm_campaign": {
-                            "type": "string",
-                            "description": "keep only this UTM campaign's rows",
-                        },
-                    },
-                    "required": ["file"],
-                }
-            }
-        },
-    }
-}
+_BODY = upload_body(
+    {
+        "file": {"type": "string", "format": "binary"},
+        "goal": {"type": "string", "description": "key event / goal to count"},
+        "layout": {"type": "string", "enum": ["auto", "ga4", "metrica"]},
+        "utm_campaign": {"type": "string", "description": "keep only this UTM campaign's rows"},
+    },
+    ["file"],
+)
 
 
 @router.post(
@@ -61,8 +48,7 @@ async def ingest_analytics(
     """Upsert a GA4 or Yandex Metrica export (sessions, conversions of one goal, revenue per
     arm and day by the campaign's UTM mapping) and answer the tag check and the days whose
     platform/analytics gap jumped. All or nothing."""
-    check_size(request)
-    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    kind = body_kind(request, default="")
     if kind != "multipart/form-data":
         raise unsupported(kind)
     form = await read_form(request)

@@ -37,7 +37,7 @@ from ..schemas import (
     WindowOut,
 )
 from . import READ, WRITE, errors
-from ._upload import check_size, read_file, read_form, unsupported
+from ._upload import body_kind, read_file, read_form, unsupported, upload_body
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -226,38 +226,28 @@ def update_campaign(
 
 # -- stats ----------------------------------------------------------------------------------
 
-_STATS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/StatsBatch"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "our stats CSV (or .parquet by file name), or an "
-                            "ad platform's report export",
-                        },
-                        "platform": {
-                            "type": "string",
-                            "enum": ["auto", "stats", "meta", "google", "tiktok", "vk"],
-                            "description": "the file's layout (default auto: ours if its "
-                            "header is, else the platform whose columns it has)",
-                        },
-                        "conversions": {
-                            "type": "string",
-                            "description": "the export's column to count as conversions",
-                        },
-                    },
-                    "required": ["file"],
-                }
-            },
+_STATS_BODY = upload_body(
+    {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "our stats CSV (or .parquet by file name), or an "
+            "ad platform's report export",
         },
-    }
-}
+        "platform": {
+            "type": "string",
+            "enum": ["auto", "stats", "meta", "google", "tiktok", "vk"],
+            "description": "the file's layout (default auto: ours if its "
+            "header is, else the platform whose columns it has)",
+        },
+        "conversions": {
+            "type": "string",
+            "description": "the export's column to count as conversions",
+        },
+    },
+    ["file"],
+    json_model="StatsBatch",
+)
 
 
 @router.post(
@@ -275,8 +265,7 @@ async def ingest_stats(
     broken rule refuses the whole batch (422, every problem with its row from 1)
     and nothing is written.
     """
-    check_size(request)
-    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    kind = body_kind(request)
     imported: ImportResult | None = None
     if kind == "multipart/form-data":
         form = await read_form(request)
@@ -396,24 +385,14 @@ def read_stats(
 
 # -- event logs ----------------------------------------------------------------------------
 
-_EVENTS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/EventsBatch"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "clicks": {"type": "string", "format": "binary"},
-                        "conversions": {"type": "string", "format": "binary"},
-                    },
-                    "required": ["clicks", "conversions"],
-                }
-            },
-        },
-    }
-}
+_EVENTS_BODY = upload_body(
+    {
+        "clicks": {"type": "string", "format": "binary"},
+        "conversions": {"type": "string", "format": "binary"},
+    },
+    ["clicks", "conversions"],
+    json_model="EventsBatch",
+)
 
 
 @router.post(
@@ -430,8 +409,7 @@ async def ingest_events(
     Every conversion must match a click of this batch or a stored one; otherwise
     the batch is refused and nothing is written.
     """
-    check_size(request)
-    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    kind = body_kind(request)
     if kind == "multipart/form-data":
         form = await read_form(request)
         clicks_csv, _ = await read_file(form, "clicks")
