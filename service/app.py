@@ -19,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import experiments as experiments_pkg
 import optimizer
+from experiments import list_experiments
 
 from . import web
 from .db import Database
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _warm_tracking(uri: str | None) -> None:
     try:
-        experiments_pkg.list_experiments(uri)
+        list_experiments(uri)
     except Exception as exc:  # the experiments routes answer 503 and say why
         log.info("tracking store not readable at start-up: %s", exc)
 

@@ -46,7 +46,7 @@ __all__ = [
     "latest_split",
     "list_campaigns",
     "list_recommendations",
-    "split_bounds",
     "save_recommendation",
+    "split_bounds",
     "stats_frame",
 ]

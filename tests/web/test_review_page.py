@@ -262,6 +262,9 @@ def test_campaigns_list_sorts_and_keeps_the_window(site: dict[str, str], page: P
     spend = pd.Timestamp(stats["date"].max()) - pd.Timedelta(days=6)
     week = stats[pd.to_datetime(stats["date"]) >= spend]["spend"].sum() * 2.0
     expect(names.nth(2).locator("xpath=..")).to_contain_text(f"{week:,.2f}")
+    page.click("button:has-text('Sign out')")
+    ready(page, "signin")
+    assert page.evaluate("sessionStorage.getItem('adbandit.key')") is None
 
 
 def test_platform_export_round_trip_downloads_in_its_layout(

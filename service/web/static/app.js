@@ -44,9 +44,15 @@ function header() {
   if (who) {
     box.append(
       el("span", { "data-testid": "who" }, `${who.name} · ${who.role}`),
-      el("button", { type: "button", onclick: () => { session.clear(); location.hash = "#/"; render(); } }, "Sign out"),
+      el("button", { type: "button", onclick: signOut }, "Sign out"),
     );
   }
+}
+
+function signOut() {
+  session.clear();
+  if (location.hash === "#/") render();
+  else location.hash = "#/"; // the hashchange renders
 }
 
 function signIn(message) {
@@ -119,7 +125,7 @@ async function campaignsView(params) {
       el("td", {}, latest ? [badge(latest.status), " ", el("span", { class: "muted" }, fmt.when(latest.created_at))] : el("span", { class: "muted" }, "none yet")),
     );
   });
-  fill(view, 
+  fill(view,
     el("h1", {}, "Campaigns"),
     el("div", { class: "card" },
       el("div", { class: "row" },
@@ -165,7 +171,7 @@ async function abTestView() {
     }
     ready("abtest");
   };
-  fill(view, 
+  fill(view,
     el("h1", {}, "A/B test"),
     el("form", { class: "card", onsubmit: analyze },
       el("p", { class: "muted" }, "One line per variant: ", el("code", {}, "variant,users,conversions"), " and optionally ", el("code", {}, "spend,revenue"), ". Nothing is stored."),

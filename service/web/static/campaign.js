@@ -142,7 +142,9 @@ class CampaignPage {
         fill(this.decisionOut, errorBox(err));
       }
     };
-    fill(this.actions, 
+    const downloadSplit = (layout) => download(`/v1/recommendations/${r.id}/split.csv?layout=${layout}`, `split-${r.id}.csv`)
+      .catch((err) => fill(this.decisionOut, errorBox(err)));
+    fill(this.actions,
       canDecide && !this.editing ? [
         el("button", { class: "primary", type: "button", onclick: () => decide("approve") }, "Approve"),
         el("button", { class: "danger", type: "button", onclick: () => decide("reject") }, "Reject"),
@@ -151,9 +153,9 @@ class CampaignPage {
       ] : null,
       r.status === "pending" && !session.can("specialist") ? el("span", { class: "muted" }, `Your key (${session.who.role}) can read; a specialist key approves, rejects or edits.`) : null,
       r.final_split ? [
-        el("button", { class: "primary", type: "button", "data-testid": "download", onclick: () => download(`/v1/recommendations/${r.id}/split.csv`, `split-${r.id}.csv`).catch((err) => fill(this.decisionOut, errorBox(err))) },
+        el("button", { class: "primary", type: "button", "data-testid": "download", onclick: () => downloadSplit("platform") },
           `Download split CSV${this.campaign.platform ? ` (${this.campaign.platform} layout)` : ""}`),
-        this.campaign.platform ? el("button", { type: "button", onclick: () => download(`/v1/recommendations/${r.id}/split.csv?layout=adbandit`, `split-${r.id}.csv`) }, "… in adbandit columns") : null,
+        this.campaign.platform ? el("button", { type: "button", onclick: () => downloadSplit("adbandit") }, "… in adbandit columns") : null,
       ] : null,
     );
   }
@@ -259,7 +261,7 @@ class CampaignPage {
         fill(this.decisionOut, errorBox(err));
       }
     });
-    fill(this.gridBox, 
+    fill(this.gridBox,
       matrix(arms, (key) => { this.selected = this.selected === key ? null : key; this.drawGrid(); this.drawCharts(); }, this.selected),
       el("div", { class: "toolbar" }, el("h3", { style: "margin:0" }, `${arms.length} arms`), filter,
         el("span", { class: "muted" }, "click a column to sort, an arm to follow it in the charts")),
