@@ -13,6 +13,7 @@ artifacts) under ``./mlruns/unsent/`` and a :class:`TrackingWarning` says where.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -20,7 +21,7 @@ import os
 import shutil
 import subprocess
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -65,6 +66,47 @@ def default_tracking_uri(root: str | Path = ".") -> str:
     store = Path(root).resolve() / "mlruns"
     store.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
+
+
+@contextlib.contextmanager
+def _opening(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock while a SQLite store is opened (and its experiment made).
+
+    MLflow creates and migrates a SQLite store's tables on first open with no guard, so
+    two processes opening a new file at once (the server's start-up read and its logger
+    process, or two tuning workers) both run ``CREATE TABLE`` and one fails. The lock is
+    a file beside the database, so it holds across processes; other stores pass through.
+    """
+    path = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+    if not path or path == ":memory:":
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock, MLflow's own behaviour
+        yield
+        return
+    lock = Path(path + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _client(uri: str) -> Any:
+    """An MlflowClient whose store is open (MLflow opens it in the constructor)."""
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    # MLflow and its migrations log at INFO on first use: noise on a CLI.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with _opening(uri):
+        return MlflowClient(tracking_uri=uri)
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
@@ -114,26 +156,21 @@ class Tracker:
 
     def _connect(self) -> tuple[Any, str]:
         if self._client is None:
-            import logging
-
-            from mlflow.tracking import MlflowClient
-
-            # MLflow and its migrations log at INFO on first use: noise on a CLI.
-            for name in ("mlflow", "alembic"):
-                logging.getLogger(name).setLevel(logging.WARNING)
-
-            self._client = MlflowClient(tracking_uri=self.uri)
+            self._client = _client(self.uri)
         if self._experiment_id is None:
-            found = self._client.get_experiment_by_name(self.experiment)
-            if found is not None:
-                self._experiment_id = found.experiment_id
-            else:
-                location = None
-                if self.uri.startswith("sqlite:"):
-                    location = (self.root / "mlruns" / "artifacts").as_uri()
-                self._experiment_id = self._client.create_experiment(
-                    self.experiment, artifact_location=location
-                )
+            # Under the lock too: two processes must not both find no experiment and
+            # both create it (the second would fail on the unique name).
+            with _opening(self.uri):
+                found = self._client.get_experiment_by_name(self.experiment)
+                if found is not None:
+                    self._experiment_id = found.experiment_id
+                else:
+                    location = None
+                    if self.uri.startswith("sqlite:"):
+                        location = (self.root / "mlruns" / "artifacts").as_uri()
+                    self._experiment_id = self._client.create_experiment(
+                        self.experiment, artifact_location=location
+                    )
         return self._client, str(self._experiment_id)
 
     def log_run(
@@ -274,13 +311,7 @@ class Tracker:
 
 def list_experiments(uri: str | None = None) -> pd.DataFrame:
     """Every MLflow experiment at ``uri`` with its run count: ``experiment_id, name, n_runs``."""
-    import logging
-
-    from mlflow.tracking import MlflowClient
-
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    client = MlflowClient(tracking_uri=uri or default_tracking_uri())
+    client = _client(uri or default_tracking_uri())
     rows = []
     for experiment in client.search_experiments():
         n_runs, token = 0, None

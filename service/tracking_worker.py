@@ -73,7 +73,7 @@ def _work(jobs: Any, database_url: str, tracking_uri: str | None) -> None:
     import warnings
 
     from experiments import Tracker
-    from experiments.tracking import log_recommendation
+    from experiments.tracking import TrackingWarning, log_recommendation
 
     from .db import Database
     from .models import RecommendationRecord
@@ -93,7 +93,16 @@ def _work(jobs: Any, database_url: str, tracking_uri: str | None) -> None:
                     rec, stats, tracker, tags={"recommendation_id": str(rec_id)}
                 )
             for w in caught:
-                log.warning("recommendation %d: %s", rec_id, w.message)
+                # TrackingWarning says the run failed and where it was kept; the rest is
+                # library chatter (MLflow 3.17 on SQLAlchemy 2.1 warns about ``noload``
+                # on every run) that would bury it.
+                failed = issubclass(w.category, TrackingWarning)
+                log.log(
+                    logging.WARNING if failed else logging.DEBUG,
+                    "recommendation %d: %s",
+                    rec_id,
+                    w.message,
+                )
             if run_id is not None:
                 with db.session(write=True) as session:
                     record = session.get(RecommendationRecord, rec_id)

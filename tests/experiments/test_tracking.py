@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from experiments import list_experiments
 from experiments.tracking import Tracker, TrackingWarning, data_fingerprint
 from service.cli import main
 
@@ -172,3 +175,31 @@ def test_half_written_run_is_marked_failed_and_kept(tmp_path: Path) -> None:
     assert runs["status"].tolist() == ["FAILED"]  # not left RUNNING
     saved = json.loads(next((tmp_path / "mlruns" / "unsent").glob("*/run.json")).read_text())
     assert saved["metrics"] == {"x": 1.0} and saved["missing_artifacts"][0].endswith("missing.csv")
+
+
+def _open_store(uri: str, start: float, how: str) -> str:
+    """Child of the race test: wait for the common start time, then open the store."""
+    while time.time() < start:
+        time.sleep(0.001)
+    try:
+        if how == "list":
+            list_experiments(uri)
+        else:
+            Tracker("race", uri=uri).runs()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return "ok"
+
+
+def test_processes_opening_a_new_store_at_once_do_not_collide(tmp_path: Path) -> None:
+    # The server's start-up read and its logger process both open a new SQLite store;
+    # MLflow creates its tables on first open with no guard, and one of them used to fail
+    # with "table ... already exists" (seen in CI). Several rounds, each on a new file.
+    context = mp.get_context("spawn")
+    with context.Pool(4) as pool:
+        for round_ in range(3):
+            uri = f"sqlite:///{tmp_path / f'race{round_}.db'}"
+            start = time.time() + 2.0
+            results = pool.starmap(_open_store, [(uri, start, "list"), (uri, start, "log")] * 2)
+            assert results == ["ok"] * 4, results
+            assert sorted(list_experiments(uri)["name"]) == ["Default", "race"]
