@@ -20,7 +20,14 @@ import optimizer
 from .db import Database
 from .models import Campaign
 from .schemas import RecommendationIn
-from .store import analytics_frame, event_frames, get_campaign, has_events, stats_frame
+from .store import (
+    analytics_frame,
+    event_frames,
+    get_campaign,
+    has_events,
+    merge_stats,
+    stats_frame,
+)
 
 __all__ = ["StatsCache", "compute_recommendation"]
 
@@ -28,8 +35,10 @@ __all__ = ["StatsCache", "compute_recommendation"]
 class StatsCache:
     """Per campaign (the most recently used ``size``), the stats table last read and the
     :class:`optimizer.Evidence` fitted from it, keyed by the campaign's
-    ``stats_version`` (bumped by every ingest): the table is read once per change and
-    the model fitted once per change and setting, not once per recommendation."""
+    ``stats_version`` (bumped by every ingest): the model is fitted once per change and
+    setting, not once per recommendation. After a change only the rows written since
+    are read and merged into the table (a restated day of 200 arms, not 90 days of
+    them)."""
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
@@ -45,17 +54,33 @@ class StatsCache:
             self._entries.move_to_end(campaign.id)
             return entry
 
-    def load(self, campaign: Campaign, read: Callable[[], tuple[pd.DataFrame, str]]) -> _Entry:
-        """The cached entry, or a new one from ``read()``; concurrent callers for one
-        campaign wait for a single read instead of all reading (no stampede after an
-        ingest)."""
+    def load(
+        self,
+        campaign: Campaign,
+        read: Callable[[_Entry | None], tuple[pd.DataFrame, pd.DataFrame, str]],
+    ) -> _Entry:
+        """The cached entry, or a new one from ``read(stale entry or None)``, which
+        returns ``(stats, frame, source)``; concurrent callers for one campaign wait for
+        a single read instead of all reading (no stampede after an ingest)."""
         with self._lock:
             gate = self._gates.setdefault(campaign.id, threading.Lock())
         with gate:
-            return self.entry(campaign) or self.put(campaign, *read())
+            fresh = self.entry(campaign)
+            if fresh is not None:
+                return fresh
+            with self._lock:
+                stale = self._entries.get(campaign.id)
+            stats, frame, source = read(stale)
+            return self.put(campaign, stats, frame, source)
 
-    def put(self, campaign: Campaign, frame: pd.DataFrame, source: str = "ad platform") -> _Entry:
-        entry = _Entry(campaign.stats_version, frame, source)
+    def put(
+        self,
+        campaign: Campaign,
+        stats: pd.DataFrame,
+        frame: pd.DataFrame | None = None,
+        source: str = "ad platform",
+    ) -> _Entry:
+        entry = _Entry(campaign.stats_version, stats, stats if frame is None else frame, source)
         with self._lock:
             self._entries[campaign.id] = entry
             self._entries.move_to_end(campaign.id)
@@ -66,8 +91,9 @@ class StatsCache:
 
 @dataclass
 class _Entry:
-    version: int
-    frame: pd.DataFrame
+    version: int  # the campaign's stats_version when read
+    stats: pd.DataFrame  # the stored stats as read (ad platform conversions)
+    frame: pd.DataFrame  # what the model sees: stats, or stats joined with web analytics
     source: str  # whose conversions the frame carries
     evidence: dict[tuple[Any, ...], optimizer.Evidence] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,7 +111,7 @@ def compute_recommendation(
     key = (body.as_of, config.half_life_days, body.delay)
     with db.session() as session:
         campaign = get_campaign(session, campaign_id)
-        entry = cache.load(campaign, lambda: _read(session, campaign))
+        entry = cache.load(campaign, lambda stale: _read(session, campaign, stale))
         if entry.frame.empty:
             raise optimizer.InvalidStatsError(
                 [
@@ -129,16 +155,24 @@ def compute_recommendation(
     return campaign, rec, entry.frame, entry.source
 
 
-def _read(session: Session, campaign: Campaign) -> tuple[pd.DataFrame, str]:
-    """The campaign's stats, with conversions and revenue from web analytics when the
-    campaign says so; and a label saying whose conversions they are."""
-    frame = stats_frame(session, campaign)
-    if campaign.conversion_source != "analytics" or frame.empty:
-        return frame, "ad platform"
+def _read(
+    session: Session, campaign: Campaign, stale: _Entry | None
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The campaign's stats (only the rows written since ``stale`` was read, merged into
+    it, when there is one), the frame for the model (with conversions and revenue from
+    web analytics when the campaign says so) and a label saying whose conversions they
+    are."""
+    if stale is None:
+        stats = stats_frame(session, campaign)
+    else:
+        stats = merge_stats(stale.stats, stats_frame(session, campaign, since=stale.version))
+    if campaign.conversion_source != "analytics" or stats.empty:
+        return stats, stats, "ad platform"
     from .platforms.analytics import join_sources
 
     table, label = analytics_frame(session, campaign)
-    return join_sources(frame, table, "analytics"), f"analytics ({label or 'no rows yet'})"
+    joined = join_sources(stats, table, "analytics")
+    return stats, joined, f"analytics ({label or 'no rows yet'})"
 
 
 def _config(values: dict[str, Any] | None) -> optimizer.ThompsonConfig:

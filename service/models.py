@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -97,6 +98,7 @@ class StatRow(Base):
     __tablename__ = "stats"
     __table_args__ = (
         UniqueConstraint("campaign_id", "date", "creative", "audience", name="uq_stats_key"),
+        Index("ix_stats_campaign_version", "campaign_id", "version"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -112,6 +114,9 @@ class StatRow(Base):
     conversions: Mapped[float] = mapped_column(Float)
     revenue: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The campaign's stats_version that last wrote the row (revision 0005): a cached
+    # table at version v catches up by reading the rows with version > v.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(Base):

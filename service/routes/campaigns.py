@@ -220,7 +220,7 @@ def update_campaign(
             campaign.conversion_source = body.conversion_source
         if body.utm is not None:
             campaign.utm = body.utm.model_dump()
-        campaign.stats_version += 1  # cached fits used the old choice
+        store.bump_stats_version(session, campaign)  # cached fits used the old choice
         return _summaries(session, [campaign])[0]
 
 

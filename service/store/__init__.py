@@ -9,7 +9,7 @@ back.
 from __future__ import annotations
 
 from .analytics import analytics_frame, ingest_analytics
-from .campaigns import create_campaign, get_campaign, list_campaigns
+from .campaigns import bump_stats_version, create_campaign, get_campaign, list_campaigns
 from .events import event_frames, has_events, ingest_events
 from .recommendations import (
     ACTIONS,
@@ -24,12 +24,13 @@ from .recommendations import (
     save_recommendation,
     split_bounds,
 )
-from .stats import IngestResult, ingest_stats, stats_frame
+from .stats import IngestResult, ingest_stats, merge_stats, stats_frame
 
 __all__ = [
     "ACTIONS",
     "IngestResult",
     "analytics_frame",
+    "bump_stats_version",
     "campaign_decisions",
     "check_split",
     "create_campaign",
@@ -46,6 +47,7 @@ __all__ = [
     "latest_split",
     "list_campaigns",
     "list_recommendations",
+    "merge_stats",
     "save_recommendation",
     "split_bounds",
     "stats_frame",

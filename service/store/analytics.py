@@ -11,6 +11,7 @@ from ..models import (
     Campaign,
 )
 from ._sql import _upsert
+from .campaigns import bump_stats_version
 
 # -- web analytics -----------------------------------------------------------------------
 
@@ -50,7 +51,7 @@ def ingest_analytics(
         key=("campaign_id", "date", "creative", "audience"),
         update=("sessions", "conversions", "revenue", "source", "goal"),
     )
-    campaign.stats_version += 1  # recommendations on analytics conversions change
+    bump_stats_version(session, campaign)  # recommendations on analytics conversions change
     return len(rows)
 
 

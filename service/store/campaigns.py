@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import ConflictError, NotFoundError
 from ..models import (
@@ -29,6 +30,27 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
     if campaign is None:
         raise NotFoundError(f"no campaign with id {campaign_id}")
     return campaign
+
+
+def bump_stats_version(session: Session, campaign: Campaign) -> int:
+    """Mark the campaign's data changed; returns the new ``stats_version``.
+
+    One ``UPDATE ... SET stats_version = stats_version + 1`` on the database, not a
+    read-modify-write in Python: on PostgreSQL two ingests into one campaign would
+    otherwise both read 5 and both write 6, and a stats table cached between them at
+    "6" would miss the second batch. The update also locks the campaign's row until
+    the transaction ends, so versions commit in order. Call it before writing rows
+    that carry the version.
+    """
+    version = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id)
+        .values(stats_version=Campaign.stats_version + 1)
+        .returning(Campaign.stats_version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(campaign, "stats_version", version)
+    return int(version)
 
 
 def list_campaigns(session: Session) -> list[Campaign]:

@@ -16,6 +16,7 @@ from ..models import (
     ConversionEvent,
 )
 from ._sql import _upsert
+from .campaigns import bump_stats_version
 
 # -- event logs -----------------------------------------------------------------------------
 
@@ -97,7 +98,7 @@ def ingest_events(
         key=("campaign_id", "click_id", "time"),
         update=("value",),
     )
-    campaign.stats_version += 1  # the delay fitted from the logs may change
+    bump_stats_version(session, campaign)  # the delay fitted from the logs may change
     return len(click_rows), len(conv_rows)
 
 

@@ -20,6 +20,7 @@ from ..models import (
     utcnow,
 )
 from ._sql import _upsert
+from .campaigns import bump_stats_version
 
 _STAT_VALUES = ("impressions", "clicks", "spend", "conversions", "revenue")
 
@@ -73,6 +74,9 @@ def ingest_stats(session: Session, campaign: Campaign, frame: pd.DataFrame) -> I
     if stats.empty:
         return IngestResult(0, 0, 0, [str(w.message) for w in caught])
 
+    # Before writing: the rows carry the new version, and on PostgreSQL the update
+    # holds the campaign's row lock, so concurrent batches into it queue up here.
+    version = bump_stats_version(session, campaign)
     dates = stats["date"].dt.date.to_numpy()
     rows = [
         {
@@ -86,6 +90,7 @@ def ingest_stats(session: Session, campaign: Campaign, frame: pd.DataFrame) -> I
             "conversions": float(v),
             "revenue": float(r),
             "updated_at": utcnow(),
+            "version": version,
         }
         for d, c, a, i, k, s, v, r in zip(
             dates,
@@ -113,9 +118,8 @@ def ingest_stats(session: Session, campaign: Campaign, frame: pd.DataFrame) -> I
         StatRow.__table__,  # type: ignore[arg-type]
         rows,
         key=("campaign_id", "date", "creative", "audience"),
-        update=(*_STAT_VALUES, "updated_at"),
+        update=(*_STAT_VALUES, "updated_at", "version"),
     )
-    campaign.stats_version += 1
     return IngestResult(
         len(rows), len(rows) - n_replaced, n_replaced, [str(w.message) for w in caught]
     )
@@ -126,9 +130,16 @@ def stats_frame(
     campaign: Campaign,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    *,
+    since: int | None = None,
 ) -> pd.DataFrame:
     """The campaign's stats between ``start`` and ``end`` (both inclusive), in the
-    contract's columns, sorted by date, creative, audience."""
+    contract's columns, sorted by date, creative, audience (by code point, whatever the
+    database's collation, so every backend and :func:`merge_stats` give one order).
+
+    ``since``: only the rows written after the campaign's ``stats_version`` was
+    ``since`` (new or restated arm-days), for :func:`merge_stats`.
+    """
     dialect = session.get_bind().dialect.name
     # SQLite keeps dates as text and SQLAlchemy would parse each one in Python; read the
     # text and convert the column at once (about 10x faster on 20k rows).
@@ -140,7 +151,8 @@ def stats_frame(
         query = query.where(StatRow.date >= start)
     if end is not None:
         query = query.where(StatRow.date <= end)
-    query = query.order_by(StatRow.date, StatRow.creative, StatRow.audience)
+    if since is not None:
+        query = query.where(StatRow.version > since)
     records = session.execute(query).all()
     columns = ["date", "creative", "audience", *_STAT_VALUES]
     values = list(zip(*records, strict=True)) if records else [()] * len(columns)
@@ -159,4 +171,21 @@ def stats_frame(
             "revenue": np.asarray(values[7], dtype=np.float64),
         }
     )
-    return frame
+    return _sorted(frame)
+
+
+_KEY = ["date", "creative", "audience"]
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(_KEY, kind="stable", ignore_index=True)
+
+
+def merge_stats(frame: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (a :func:`stats_frame`) with ``changed`` (``stats_frame(since=v)``)
+    applied: restated arm-days replaced, new ones added; the same table, row for row,
+    as reading everything again (rows are never deleted, only upserted)."""
+    if changed.empty:
+        return frame
+    both = pd.concat([frame, changed], ignore_index=True)
+    return _sorted(both.drop_duplicates(_KEY, keep="last"))

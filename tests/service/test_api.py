@@ -104,7 +104,7 @@ def test_health_needs_no_key(client: TestClient) -> None:
     assert client.get("/readyz").json() == {
         "status": "ok",
         "database": "sqlite",
-        "revision": "0004",
+        "revision": "0005",
     }
 
 

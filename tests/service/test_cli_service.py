@@ -48,8 +48,8 @@ def test_db_upgrade_and_current(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run(capsys, "db", "upgrade", "--revision", "0001", "--database-url", url)[1].endswith(
         ": empty -> 0001\n"
     )
-    assert "0001 (newest: 0004)" in run(capsys, "db", "current", "--database-url", url)[1]
-    assert run(capsys, "db", "upgrade", "--database-url", url)[1].endswith(": 0001 -> 0004\n")
+    assert "0001 (newest: 0005)" in run(capsys, "db", "current", "--database-url", url)[1]
+    assert run(capsys, "db", "upgrade", "--database-url", url)[1].endswith(": 0001 -> 0005\n")
 
 
 def test_serve_load_prints_urls_and_a_working_key(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_upgrade_from_empty_gives_the_models_schema(database_url: str) -> None:
     db = Database(database_url)
     assert db.revision() is None
     db.upgrade()
-    assert db.revision() == db.head() == "0004"
+    assert db.revision() == db.head() == "0005"
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diffs = compare_metadata(context, Base.metadata)
@@ -55,7 +55,7 @@ def test_upgrade_from_previous_revision_keeps_the_data(database_url: str) -> Non
             )
         )
     db.upgrade()
-    assert db.revision() == "0004"
+    assert db.revision() == "0005"
     with db.session() as session:
         campaign = store.get_campaign(session, 1)
         frame = store.stats_frame(session, campaign)
