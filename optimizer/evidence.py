@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 
@@ -26,6 +28,10 @@ from .revenue import cap_revenue
 from .stats import aggregate_arms, default_as_of, load_stats
 
 __all__ = ["Evidence", "fit_evidence"]
+
+T = TypeVar("T")
+#: Results an :class:`Evidence` keeps per arms/settings/seed (see ``remember``).
+MEMO = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +54,7 @@ class Evidence:
     half_life_days: float | None
     _models: dict[ThompsonConfig, GammaPoissonModel] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
 
     def model(self, config: ThompsonConfig) -> GammaPoissonModel:
         """The Gamma-Poisson model fitted to ``totals`` with ``config``'s prior settings."""
@@ -58,6 +65,23 @@ class Evidence:
             with self._lock:
                 self._models[config] = model
         return model
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``'s result, computed once per ``key`` (the newest :data:`MEMO`
+        keys are kept). :func:`recommend` keeps here what depends on the arms, settings
+        and seed but not on the budget (posteriors, P(best), response curves), so many
+        budgets asked of one Evidence pay for those once. Two threads asking for a new
+        key at once may both compute it; the results are equal."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return cast(T, self._memo[key])
+        value = compute()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO:
+                self._memo.popitem(last=False)
+        return value
 
 
 def fit_evidence(

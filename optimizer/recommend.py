@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ ALLOCATION_COLUMNS = (
 )
 
 
+@functools.cache  # reading package metadata costs more than a small recommendation
 def _version() -> str:
     try:
         return metadata.version("adbandit")
@@ -216,26 +218,24 @@ def recommend(
         evidence = fit_evidence(stats, config=config, as_of=as_of, campaign=campaign, delay=delay)
     campaign_name, day = evidence.campaign, evidence.as_of
     curve, totals, used = evidence.delay, evidence.totals, evidence.used
-    n_capped = evidence.n_capped
     cur = load_current(current) if current is not None else None
     arms = cur[["creative", "audience"]] if cur is not None else totals[["creative", "audience"]]
 
     model = evidence.model(config)
-    post = model.posterior(arms)
-    values = fit_values(
-        used,
-        totals,
-        arms,
-        prior_conversions=config.value_prior_conversions,
-        n_capped_days=n_capped,
-    )
     revenue = objective == "revenue"
-    pb = _p_best(post, config, seed, values if revenue else None)
-    guard = _guardrails(post, values, config)
-    curves = _response(used, arms, post, curve, day, config)
+
+    def fit_arms() -> _ArmFits:
+        return _fit_arms(evidence, arms, config, seed, revenue)
+
+    if seed is None:  # unseeded draws must differ from call to call: nothing to keep
+        fits = fit_arms()
+    else:
+        key = ("arms", config, seed, revenue, *zip(arms["creative"], arms["audience"], strict=True))
+        fits = evidence.remember(key, fit_arms)
+    post, values, pb, guard, curves = fits.post, fits.values, fits.pb, fits.guard, fits.curves
     split = None
     if curves is not None and not revenue:
-        r_draws, k_draws = curves.sample(config.response_draws, as_generator(seed))
+        r_draws, k_draws = fits.draws
         split = optimal_split(r_draws, k_draws, float(budget))
         weights = split.mean(axis=0) / float(budget)
 
@@ -296,7 +296,7 @@ def recommend(
             weights_for=weights_for,
             guarded=guard.guarded,
         )
-    table = _table(post, pb, alloc, totals, cur, config, values, guard, objective, curves)
+    table = _table(fits, alloc, cur, config, objective)
     if split is not None:
         assert curves is not None
         # Expected conversions under the response curves, averaged over the draws.
@@ -320,6 +320,55 @@ def recommend(
         pooled_rate=model.pooled_rate_,
         delay=curve,
     )
+
+
+@dataclass(frozen=True)
+class _ArmFits:
+    """What a recommendation needs that does not depend on the budget; arrays read-only,
+    since :meth:`Evidence.remember` shares them between calls."""
+
+    post: ArmPosteriors
+    values: ValuePosteriors
+    pb: PBest
+    guard: _Guard
+    curves: ResponseCurves | None
+    draws: tuple[np.ndarray, np.ndarray]  # response-curve draws (r, k); empty if linear
+    history: pd.DataFrame  # the arms' spend, conversions and maturity to date
+
+
+def _fit_arms(
+    evidence: Evidence, arms: pd.DataFrame, config: ThompsonConfig, seed: Seed, revenue: bool
+) -> _ArmFits:
+    post = evidence.model(config).posterior(arms)
+    values = fit_values(
+        evidence.used,
+        evidence.totals,
+        arms,
+        prior_conversions=config.value_prior_conversions,
+        n_capped_days=evidence.n_capped,
+    )
+    pb = _p_best(post, config, seed, values if revenue else None)
+    guard = _guardrails(post, values, config)
+    curves = _response(evidence.used, arms, post, evidence.delay, evidence.as_of, config)
+    draws = (np.empty(0), np.empty(0))
+    if curves is not None and not revenue:
+        draws = curves.sample(config.response_draws, as_generator(seed))
+    history = post.arms.merge(evidence.totals, on=["creative", "audience"], how="left")
+    for array in (
+        post.alpha,
+        post.beta,
+        post.prior_mean,
+        post.prior_shape,
+        values.shape,
+        values.rate,
+        pb.p_best,
+        guard.guarded,
+        guard.p_cpa_above,
+        guard.p_roas_below,
+        *draws,
+    ):
+        array.flags.writeable = False
+    return _ArmFits(post, values, pb, guard, curves, draws, history)
 
 
 def _max(config: ThompsonConfig) -> float:
@@ -428,20 +477,16 @@ def _p_best_revenue_mc(
 
 
 def _table(
-    post: ArmPosteriors,
-    pb: PBest,
+    fits: _ArmFits,
     alloc: Allocation,
-    totals: pd.DataFrame,
     cur: pd.DataFrame | None,
     config: ThompsonConfig,
-    values: ValuePosteriors,
-    guard: _Guard,
     objective: str,
-    curves: ResponseCurves | None = None,
 ) -> pd.DataFrame:
+    post, pb, values, guard, curves = fits.post, fits.pb, fits.values, fits.guard, fits.curves
     budget_total = alloc.spend.sum()
     low, high = post.interval(config.credible_level)
-    history = post.arms.merge(totals, on=["creative", "audience"], how="left")
+    history = fits.history
     spend_to_date = history["spend"].fillna(0.0).to_numpy(float)
     maturity = history["maturity"].fillna(1.0).to_numpy(float)
     conv_to_date = history["conversions"].fillna(0.0).to_numpy(float)

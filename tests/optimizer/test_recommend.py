@@ -240,6 +240,70 @@ def test_evidence_gives_the_same_answer_as_the_stats(sample_stats_path: str) -> 
     )
 
 
+def test_many_questions_of_one_evidence_match_fresh_answers(
+    sample_stats_path: str, sample_current_path: str
+) -> None:
+    """recommend() keeps budget-free fits (posteriors, P(best), response draws) on the
+    Evidence per arms, settings and seed; interleaved questions that differ in each of
+    those must still get exactly the answers of a fresh fit."""
+    # Two arms with the same record: P(best) near 1/2, so Monte Carlo seeds show.
+    twins = pd.DataFrame(
+        {
+            "campaign": "twins",
+            "date": ["2026-03-01", "2026-03-01"],
+            "creative": ["a", "b"],
+            "audience": ["all", "all"],
+            "impressions": 1000,
+            "clicks": 50,
+            "spend": 100.0,
+            "conversions": 5,
+        }
+    )
+    current = pd.read_csv(sample_current_path)
+    shuffled = current.sample(frac=1.0, random_state=1).iloc[:-2]  # other order, fewer arms
+    new_arm = pd.concat(
+        [current, pd.DataFrame([{"creative": "new", "audience": "broad_25_54", "budget": 0}])]
+    )
+    curves = optimizer.ThompsonConfig(saturation_evidence=1e-9)  # response curves always
+    mc = optimizer.ThompsonConfig(p_best_method="monte_carlo", n_draws=2000)
+    loose = optimizer.ThompsonConfig(max_prior_strength=1.0)  # another prior, other posteriors
+    questions = {
+        sample_stats_path: [
+            {"budget": 1200.0, "seed": 7},
+            {"budget": 900.0, "seed": 7},
+            {"budget": 1200.0, "seed": 7, "current": current},
+            {"budget": 1200.0, "seed": 7, "current": shuffled},
+            {"budget": 1200.0, "seed": 7, "current": new_arm},
+            {"budget": 1200.0, "seed": 7, "objective": "revenue"},
+            {"budget": 700.0, "seed": 7, "config": curves},
+            {"budget": 1500.0, "seed": 7, "config": curves},
+            {"budget": 900.0, "seed": 7, "config": loose},
+            {"budget": 900.0, "seed": 7},  # back to the first settings
+        ],
+        "twins": [
+            {"budget": 100.0, "seed": 8, "config": mc},
+            {"budget": 100.0, "seed": 9, "config": mc},
+            {"budget": 100.0, "seed": 8, "config": mc, "objective": "revenue"},
+            {"budget": 100.0, "seed": 9, "config": mc, "objective": "revenue"},
+        ],
+    }
+    for source, asked in questions.items():
+        stats = twins if source == "twins" else source
+        evidence = optimizer.fit_evidence(stats)
+        for i, kwargs in enumerate(asked):
+            reused = optimizer.recommend(evidence, **kwargs)
+            fresh = optimizer.recommend(stats, **kwargs)
+            pd.testing.assert_frame_equal(
+                reused.allocations, fresh.allocations, obj=f"{source} question {i}"
+            )
+            # a caller editing its answer does not reach what the evidence keeps
+            reused.allocations["p_best"] = 0.0
+    # Unseeded Monte Carlo stays random from call to call: nothing is kept for it.
+    evidence = optimizer.fit_evidence(twins)
+    draws = [optimizer.recommend(evidence, 100.0, seed=None, config=mc) for _ in range(2)]
+    assert not np.array_equal(draws[0].allocations["p_best"], draws[1].allocations["p_best"])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
