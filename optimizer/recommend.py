@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -224,18 +224,22 @@ def recommend(
     model = evidence.model(config)
     revenue = objective == "revenue"
 
-    def fit_arms() -> _ArmFits:
-        return _fit_arms(evidence, arms, config, seed, revenue)
-
-    if seed is None:  # unseeded draws must differ from call to call: nothing to keep
-        fits = fit_arms()
+    # Kept on the evidence: what depends on the arms and settings but not the budget,
+    # then what the seed adds (Monte Carlo P(best), response-curve draws). An unseeded
+    # call draws afresh every time.
+    arm_key = (config, revenue, *zip(arms["creative"], arms["audience"], strict=True))
+    fits = evidence.remember(("arms", *arm_key), lambda: _fit_arms(evidence, arms, config, revenue))
+    if seed is None:
+        drawn = _draw(fits, config, None, revenue)
     else:
-        key = ("arms", config, seed, revenue, *zip(arms["creative"], arms["audience"], strict=True))
-        fits = evidence.remember(key, fit_arms)
-    post, values, pb, guard, curves = fits.post, fits.values, fits.pb, fits.guard, fits.curves
+        drawn = evidence.remember(
+            ("draws", seed, *arm_key), lambda: _draw(fits, config, seed, revenue)
+        )
+    post, values, guard, curves = fits.post, fits.values, fits.guard, fits.curves
+    pb = drawn.pb
     split = None
     if curves is not None and not revenue:
-        r_draws, k_draws = fits.draws
+        r_draws, k_draws = drawn.curves
         split = optimal_split(r_draws, k_draws, float(budget))
         weights = split.mean(axis=0) / float(budget)
 
@@ -296,7 +300,7 @@ def recommend(
             weights_for=weights_for,
             guarded=guard.guarded,
         )
-    table = _table(fits, alloc, cur, config, objective)
+    table = _table(fits, pb, alloc, cur, config, objective)
     if split is not None:
         assert curves is not None
         # Expected conversions under the response curves, averaged over the draws.
@@ -324,20 +328,28 @@ def recommend(
 
 @dataclass(frozen=True)
 class _ArmFits:
-    """What a recommendation needs that does not depend on the budget; arrays read-only,
-    since :meth:`Evidence.remember` shares them between calls."""
+    """What a recommendation needs that depends on neither the budget nor the seed;
+    arrays read-only, since :meth:`Evidence.remember` shares them between calls."""
 
     post: ArmPosteriors
     values: ValuePosteriors
-    pb: PBest
+    exact: PBest | None  # P(best) by integration; None when draws must decide
     guard: _Guard
     curves: ResponseCurves | None
-    draws: tuple[np.ndarray, np.ndarray]  # response-curve draws (r, k); empty if linear
     history: pd.DataFrame  # the arms' spend, conversions and maturity to date
 
 
+@dataclass(frozen=True)
+class _Drawn:
+    """What the seed adds: P(best) (drawn only when integration will not do) and the
+    response-curve draws (r, k), empty when the response is linear."""
+
+    pb: PBest
+    curves: tuple[np.ndarray, np.ndarray]
+
+
 def _fit_arms(
-    evidence: Evidence, arms: pd.DataFrame, config: ThompsonConfig, seed: Seed, revenue: bool
+    evidence: Evidence, arms: pd.DataFrame, config: ThompsonConfig, revenue: bool
 ) -> _ArmFits:
     post = evidence.model(config).posterior(arms)
     values = fit_values(
@@ -347,28 +359,39 @@ def _fit_arms(
         prior_conversions=config.value_prior_conversions,
         n_capped_days=evidence.n_capped,
     )
-    pb = _p_best(post, config, seed, values if revenue else None)
+    exact = _p_best_exact(post, config, values if revenue else None)
     guard = _guardrails(post, values, config)
     curves = _response(evidence.used, arms, post, evidence.delay, evidence.as_of, config)
-    draws = (np.empty(0), np.empty(0))
-    if curves is not None and not revenue:
-        draws = curves.sample(config.response_draws, as_generator(seed))
     history = post.arms.merge(evidence.totals, on=["creative", "audience"], how="left")
-    for array in (
+    _read_only(
         post.alpha,
         post.beta,
         post.prior_mean,
         post.prior_shape,
         values.shape,
         values.rate,
-        pb.p_best,
         guard.guarded,
         guard.p_cpa_above,
         guard.p_roas_below,
-        *draws,
-    ):
+        *([exact.p_best] if exact is not None else []),
+    )
+    return _ArmFits(post, values, exact, guard, curves, history)
+
+
+def _draw(fits: _ArmFits, config: ThompsonConfig, seed: Seed, revenue: bool) -> _Drawn:
+    pb = fits.exact
+    if pb is None:
+        pb = _p_best_drawn(fits.post, config, seed, fits.values if revenue else None)
+    draws = (np.empty(0), np.empty(0))
+    if fits.curves is not None and not revenue:
+        draws = fits.curves.sample(config.response_draws, as_generator(seed))
+    _read_only(pb.p_best, *draws)
+    return _Drawn(pb, draws)
+
+
+def _read_only(*arrays: np.ndarray) -> None:
+    for array in arrays:
         array.flags.writeable = False
-    return _ArmFits(post, values, pb, guard, curves, draws, history)
 
 
 def _max(config: ThompsonConfig) -> float:
@@ -428,32 +451,34 @@ def _p_best(
     "auto" integrates and falls back to seeded Monte Carlo only if the integral's error
     is worse than the draws' would be.
     """
-    exact: Callable[[], PBest]
-    drawn: Callable[[], PBest]
+    found = _p_best_exact(post, config, values)
+    return found if found is not None else _p_best_drawn(post, config, seed, values)
+
+
+def _p_best_exact(
+    post: ArmPosteriors, config: ThompsonConfig, values: ValuePosteriors | None
+) -> PBest | None:
+    """P(best) by integration, or None when the settings or its error call for draws."""
+    if config.p_best_method == "monte_carlo":
+        return None
     if values is not None:
         p, q, scale = roas_parameters(post, values)
-
-        def exact() -> PBest:
-            return p_best_beta_prime(p, q, scale, tol=config.p_best_tol)
-
-        def drawn() -> PBest:
-            return _p_best_revenue_mc(p, q, scale, config.n_draws, seed)
-
+        found = p_best_beta_prime(p, q, scale, tol=config.p_best_tol)
     else:
-
-        def exact() -> PBest:
-            return p_best_gamma(post.alpha, post.beta, tol=config.p_best_tol)
-
-        def drawn() -> PBest:
-            return p_best_monte_carlo(post.alpha, post.beta, n_draws=config.n_draws, seed=seed)
-
-    if config.p_best_method == "monte_carlo":
-        return drawn()
-    found = exact()
+        found = p_best_gamma(post.alpha, post.beta, tol=config.p_best_tol)
     mc_error = 3.0 * math.sqrt(0.25 / config.n_draws)
     if config.p_best_method == "auto" and found.error > max(config.p_best_tol, mc_error):
-        return drawn()
+        return None
     return found
+
+
+def _p_best_drawn(
+    post: ArmPosteriors, config: ThompsonConfig, seed: Seed, values: ValuePosteriors | None
+) -> PBest:
+    if values is not None:
+        p, q, scale = roas_parameters(post, values)
+        return _p_best_revenue_mc(p, q, scale, config.n_draws, seed)
+    return p_best_monte_carlo(post.alpha, post.beta, n_draws=config.n_draws, seed=seed)
 
 
 def _median_k(curves: ResponseCurves) -> np.ndarray:
@@ -478,12 +503,13 @@ def _p_best_revenue_mc(
 
 def _table(
     fits: _ArmFits,
+    pb: PBest,
     alloc: Allocation,
     cur: pd.DataFrame | None,
     config: ThompsonConfig,
     objective: str,
 ) -> pd.DataFrame:
-    post, pb, values, guard, curves = fits.post, fits.pb, fits.values, fits.guard, fits.curves
+    post, values, guard, curves = fits.post, fits.values, fits.guard, fits.curves
     budget_total = alloc.spend.sum()
     low, high = post.interval(config.credible_level)
     history = fits.history
