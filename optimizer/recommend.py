@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from collections.abc import Mapping
+from collections import namedtuple
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -109,10 +110,7 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (dates as ISO strings, NaN as None)."""
-        records = [
-            {k: _json_value(v) for k, v in row.items()}
-            for row in self.allocations.to_dict("records")
-        ]
+        records = _records(self.allocations)
         return {
             "campaign": self.campaign,
             "budget": self.budget,
@@ -551,10 +549,42 @@ def _table(
         }
     )
     n = len(table)
-    table["reason"] = [reason(row, n, config, objective) for row in table.itertuples(index=False)]
+    table["reason"] = [reason(row, n, config, objective) for row in _rows(table)]
     assert np.all(np.isfinite(table["budget"])) and np.all(table["budget"] >= 0)
     assert abs(table["share"].sum() - 1.0) < 1e-9
     return table
+
+
+def _rows(table: pd.DataFrame) -> Iterator[Any]:
+    """The rows as named tuples of plain Python values (``itertuples`` without its
+    per-column indexing, which dominated a 200-arm table)."""
+    row = _row_type(tuple(table.columns))
+    return map(row._make, zip(*(table[c].tolist() for c in table.columns), strict=True))
+
+
+@functools.cache
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("Row", columns)
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as JSON-safe dicts (NaN and infinities as None, dates as ISO text),
+    converted a column at a time."""
+    columns = []
+    for name in table.columns:
+        column = table[name]
+        if column.dtype.kind == "f":
+            array = column.to_numpy()
+            values = array.tolist()
+            for i in np.flatnonzero(~np.isfinite(array)):
+                values[i] = None
+        elif column.dtype.kind in "iub":
+            values = column.to_numpy().tolist()
+        else:
+            values = [_json_value(v) for v in column]
+        columns.append(values)
+    names = [str(c) for c in table.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _json_safe(value: Any) -> Any:

@@ -304,6 +304,28 @@ def test_many_questions_of_one_evidence_match_fresh_answers(
     assert not np.array_equal(draws[0].allocations["p_best"], draws[1].allocations["p_best"])
 
 
+def test_to_dict_is_json_with_plain_values(
+    sample_stats_path: str, sample_current_path: str
+) -> None:
+    """Allocations convert a column at a time; each value must come out as it would one
+    by one: Python int/float/str, NaN and infinities as None (strict JSON)."""
+    rec = optimizer.recommend(sample_stats_path, 1200.0, current=sample_current_path, seed=7)
+    table = rec.allocations
+    assert table["saturation_median"].map(np.isinf).all()  # linear: inf, must become None
+    assert table["p_cpa_above_target"].isna().all()  # no target: NaN, must become None
+    records = rec.to_dict()["allocations"]
+    json.dumps(records, allow_nan=False)
+    assert len(records) == len(table)
+    for i, record in enumerate(records):
+        assert list(record) == list(table.columns)
+        for name, value in record.items():
+            cell = table[name].iloc[i]
+            if isinstance(cell, float | np.floating) and not np.isfinite(cell):
+                assert value is None, (i, name)
+            else:
+                assert value == cell and type(value) in (int, float, str), (i, name, value)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
