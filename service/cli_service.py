@@ -11,6 +11,7 @@ from typing import Any
 
 import optimizer
 
+from . import workers
 from .models import ROLES
 
 __all__ = ["add_service_commands"]
@@ -141,6 +142,13 @@ def _db_current(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    try:  # before loading anything or printing URLs that would not answer
+        workers.check_free(args.host, args.port)
+        if args.workers > 1 and args.port == 0:
+            raise ValueError("--workers needs a fixed --port: each worker binds the same one")
+    except (workers.PortInUseError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     db = _database(args)
     base = f"http://{args.host}:{args.port}"
     if args.load:
@@ -161,14 +169,14 @@ def _serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     db.dispose()
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-    )
+    options: dict[str, Any] = {
+        "app": "service.app:create_app",
+        "factory": True,
+        "log_level": "info",
+    }
+    if args.workers > 1 and workers.balanced():
+        return workers.serve_workers(args.host, args.port, args.workers, **options)
+    uvicorn.run(host=args.host, port=args.port, workers=args.workers, **options)
     return 0
 
 

@@ -32,15 +32,19 @@ def make_key(url: str, role: str, name: str, capsys: object) -> str:
 
 @contextmanager
 def uvicorn_server(
-    url: str, log: Path, env: dict[str, str] | None = None
+    url: str, log: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``adbandit serve`` as a child process; yields its base URL once /healthz answers."""
+    """``adbandit serve [args]`` as a child process; yields its base URL once /healthz
+    answers."""
     port = free_port()
     env = {**os.environ, "ADBANDIT_DATABASE_URL": url, "ADBANDIT_TRACKING": "false", **(env or {})}
     cmd = [sys.executable, "-c", "from service.cli import main; raise SystemExit(main())"]
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [*cmd, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            [*cmd, "serve", "--port", str(port), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
