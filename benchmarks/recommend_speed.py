@@ -96,6 +96,12 @@ def main() -> None:
             lambda s=stats, b=budget: optimizer.recommend(s, b, seed=1), args.repeat
         )
         mem = peak_mib(lambda s=stats, b=budget: optimizer.recommend(s, b, seed=1))
+        # The service's case: stats fitted once (fit_evidence), then budget after budget;
+        # recommend() keeps the budget-free fits on the evidence after the first call.
+        evidence = optimizer.fit_evidence(stats)
+        t_again = median_time(
+            lambda e=evidence, b=budget: optimizer.recommend(e, b * 1.1, seed=1), args.repeat
+        )
         t_text = median_time(lambda s=stats, b=budget: textbook(s, b, 1), args.repeat)
         rec = optimizer.recommend(stats, budget, seed=1)
         err_ours = err_text = float("nan")
@@ -111,6 +117,7 @@ def main() -> None:
                 "arms": n,
                 "rows": len(stats),
                 "recommend_ms": round(t_rec * 1000, 1),
+                "another_budget_ms": round(t_again * 1000, 1),
                 "peak_mib": round(mem, 1),
                 "p_best_method": rec.p_best_method,
                 "p_best_reported_error": rec.p_best_error,
@@ -121,23 +128,24 @@ def main() -> None:
         )
         r = rows[-1]
         print(
-            f"{n:>6} arms: recommend {r['recommend_ms']:>8.1f} ms, peak {r['peak_mib']:>7.1f} MiB, "
+            f"{n:>6} arms: recommend {r['recommend_ms']:>8.1f} ms "
+            f"(another budget {r['another_budget_ms']:.1f} ms), peak {r['peak_mib']:>7.1f} MiB, "
             f"P(best) err {err_ours:.1e} (reported {rec.p_best_error:.1e}); "
             f"textbook {r['textbook_ms']:.1f} ms, err {err_text:.1e}",
             flush=True,
         )
 
     header = (
-        "| arms | rows | recommend() | peak memory | P(best) error vs 10^6 draws "
+        "| arms | rows | recommend() | another budget | peak memory | P(best) error vs 10^6 draws "
         "| textbook TS (1,000 draws) | textbook P(best) error |"
     )
     print()
     print(header)
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['arms']:,} | {r['rows']:,} | {r['recommend_ms']:,.1f} ms "
-            f"| {r['peak_mib']:,.1f} MiB "
+            f"| {r['another_budget_ms']:,.1f} ms | {r['peak_mib']:,.1f} MiB "
             f"| {_e(r['p_best_max_abs_error_vs_1e6_draws'])} | {r['textbook_ms']:,.1f} ms "
             f"| {_e(r['textbook_p_best_max_abs_error'])} |"
         )
