@@ -38,6 +38,9 @@ from .revenue import (
 __all__ = ["OBJECTIVES", "Recommendation", "recommend"]
 
 OBJECTIVES = ("conversions", "revenue")
+#: Response-curve draws larger than this (about 650 arms at 400 draws) are drawn again on
+#: every call rather than kept on the evidence, so a cache of evidences stays small.
+KEEP_DRAWS_BYTES = 4 * 2**20
 
 ALLOCATION_COLUMNS = (
     "creative",
@@ -227,8 +230,9 @@ def recommend(
     # call draws afresh every time.
     arm_key = (config, revenue, *zip(arms["creative"], arms["audience"], strict=True))
     fits = evidence.remember(("arms", *arm_key), lambda: _fit_arms(evidence, arms, config, revenue))
-    if seed is None:
-        drawn = _draw(fits, config, None, revenue)
+    n_draw_bytes = len(arms) * config.response_draws * 16 if fits.curves is not None else 0
+    if seed is None or n_draw_bytes > KEEP_DRAWS_BYTES:  # random, or too big to keep
+        drawn = _draw(fits, config, seed, revenue)
     else:
         drawn = evidence.remember(
             ("draws", seed, *arm_key), lambda: _draw(fits, config, seed, revenue)

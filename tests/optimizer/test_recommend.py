@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 
 import numpy as np
@@ -240,12 +241,19 @@ def test_evidence_gives_the_same_answer_as_the_stats(sample_stats_path: str) -> 
     )
 
 
+@pytest.mark.parametrize("keep_draws", [True, False], ids=["draws-kept", "draws-too-big"])
 def test_many_questions_of_one_evidence_match_fresh_answers(
-    sample_stats_path: str, sample_current_path: str
+    sample_stats_path: str,
+    sample_current_path: str,
+    keep_draws: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """recommend() keeps budget-free fits (posteriors, P(best), response draws) on the
     Evidence per arms, settings and seed; interleaved questions that differ in each of
     those must still get exactly the answers of a fresh fit."""
+    if not keep_draws:  # response draws above the size limit are drawn on every call
+        module = importlib.import_module("optimizer.recommend")
+        monkeypatch.setattr(module, "KEEP_DRAWS_BYTES", 0)
     # Two arms with the same record: P(best) near 1/2, so Monte Carlo seeds show.
     twins = pd.DataFrame(
         {
