@@ -92,6 +92,7 @@ class CampaignOut(BaseModel):
     utm: dict[str, str] | None = None
     created_at: dt.datetime
     n_stats_rows: int = 0
+    n_analytics_rows: int = 0
     first_date: dt.date | None = None
     last_date: dt.date | None = None
     window: WindowOut | None = None

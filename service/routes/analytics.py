@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -18,6 +19,7 @@ from ..platforms.analytics import UtmMapping, import_analytics, reconcile, utm_c
 from ..schemas import AnalyticsIngestOut, ReconciliationOut
 from . import READ, errors, json_value
 from ._upload import body_kind, read_file, read_form, unsupported, upload_body
+from ._window import Days, End, Start, resolve_window
 
 router = APIRouter(prefix="/v1/campaigns", tags=["analytics"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -102,16 +104,30 @@ async def ingest_analytics(
 
 
 @router.get("/{campaign_id}/reconciliation", response_model=ReconciliationOut, responses=READ)
-def get_reconciliation(campaign_id: CampaignId, _who: Viewer, db: Db) -> ReconciliationOut:
+def get_reconciliation(
+    campaign_id: CampaignId,
+    _who: Viewer,
+    db: Db,
+    start: Start = None,
+    end: End = None,
+    days: Days = None,
+) -> ReconciliationOut:
     """Per arm and day: platform-reported and analytics conversions, the p-value of the day's
-    split given the arm's usual gap, and whether it jumped."""
+    split given the arm's usual gap, and whether it jumped. An arm's usual gap is learnt
+    from all its days; a window only chooses which days are returned."""
     with db.session() as session:
         campaign = store.get_campaign(session, campaign_id)
+        start, end = resolve_window(session, [campaign.id], start, end, days)
         stats = store.stats_frame(session, campaign)
         table, _ = store.analytics_frame(session, campaign)
     if stats.empty:
         return ReconciliationOut(campaign_id=campaign_id, rows=[])
-    return ReconciliationOut(campaign_id=campaign_id, rows=_records(reconcile(stats, table)))
+    rows = reconcile(stats, table)
+    if start is not None:
+        rows = rows[rows["date"] >= pd.Timestamp(start)]
+    if end is not None:
+        rows = rows[rows["date"] <= pd.Timestamp(end)]
+    return ReconciliationOut(campaign_id=campaign_id, rows=_records(rows))
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from .. import store
 from ..auth import Principal
 from ..db import Database
 from ..deps import database, require
-from ..models import Campaign, RecommendationRecord, StatRow
+from ..models import AnalyticsRow, Campaign, RecommendationRecord, StatRow
 from ..platforms import ImportResult, InvalidExportError, import_export, quality_report
 from ..schemas import (
     CampaignIn,
@@ -38,6 +38,7 @@ from ..schemas import (
 )
 from . import READ, WRITE, errors
 from ._upload import body_kind, read_file, read_form, unsupported, upload_body
+from ._window import Days, End, Start, resolve_window
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -52,8 +53,8 @@ def _summaries(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> list[CampaignOut]:
-    """Each campaign's stats span, its totals over [start, end] and its latest
-    recommendation: two grouped queries however many campaigns there are."""
+    """Each campaign's stats span, its totals over [start, end], its analytics rows and its
+    latest recommendation: three grouped queries however many campaigns there are."""
     ids = [c.id for c in campaigns]
     inside: ColumnElement[bool] = true()
     if start is not None:
@@ -80,6 +81,13 @@ def _summaries(
             .group_by(StatRow.campaign_id)
         )
     }
+    n_analytics = dict(
+        session.execute(
+            select(AnalyticsRow.campaign_id, func.count())
+            .where(AnalyticsRow.campaign_id.in_(ids))
+            .group_by(AnalyticsRow.campaign_id)
+        ).all()
+    )
     newest = (
         select(func.max(RecommendationRecord.id))
         .where(RecommendationRecord.campaign_id.in_(ids))
@@ -108,6 +116,7 @@ def _summaries(
                 utm=campaign.utm,
                 created_at=campaign.created_at,
                 n_stats_rows=n,
+                n_analytics_rows=n_analytics.get(campaign.id, 0),
                 first_date=first,
                 last_date=last,
                 window=WindowOut(
@@ -129,49 +138,6 @@ def _summaries(
     return out
 
 
-Start = Annotated[dt.date | None, Query(description="window's first day (inclusive)")]
-End = Annotated[dt.date | None, Query(description="window's last day (inclusive)")]
-Days = Annotated[
-    int | None,
-    Query(
-        ge=1,
-        le=3660,
-        description="the window is the last `days` days of stored data (instead of start/end)",
-    ),
-]
-
-
-def _window(
-    session: Any,
-    campaign_ids: list[int],
-    start: dt.date | None,
-    end: dt.date | None,
-    days: int | None,
-) -> tuple[dt.date | None, dt.date | None]:
-    """The window's (start, end): as given, or the last ``days`` days up to the newest
-    stored day of these campaigns."""
-    if days is not None and (start is not None or end is not None):
-        raise optimizer.InvalidInputError(
-            [
-                optimizer.InputProblem(
-                    None, "days", "days replaces start and end: give one or the other"
-                )
-            ]
-        )
-    if start is not None and end is not None and end < start:
-        raise optimizer.InvalidInputError(
-            [optimizer.InputProblem(None, "end", f"end ({end}) is before start ({start})")]
-        )
-    if days is None:
-        return start, end
-    last = session.scalar(
-        select(func.max(StatRow.date)).where(StatRow.campaign_id.in_(campaign_ids))
-    )
-    if last is None:
-        return None, None
-    return last - dt.timedelta(days=days - 1), last
-
-
 @router.post("", response_model=CampaignOut, status_code=201, responses=WRITE)
 def create_campaign(body: CampaignIn, _who: Automation, db: Db) -> CampaignOut:
     """Create a campaign; 409 when the name is taken."""
@@ -189,7 +155,7 @@ def list_campaigns(
     any campaign) and the state of its latest recommendation."""
     with db.session() as session:
         campaigns = store.list_campaigns(session)
-        start, end = _window(session, [c.id for c in campaigns], start, end, days)
+        start, end = resolve_window(session, [c.id for c in campaigns], start, end, days)
         return _summaries(session, campaigns, start, end)
 
 
@@ -204,7 +170,7 @@ def get_campaign(
 ) -> CampaignOut:
     with db.session() as session:
         campaign = store.get_campaign(session, campaign_id)
-        start, end = _window(session, [campaign.id], start, end, days)
+        start, end = resolve_window(session, [campaign.id], start, end, days)
         return _summaries(session, [campaign], start, end)[0]
 
 
@@ -367,7 +333,7 @@ def read_stats(
     """The stored stats, sorted by date, creative, audience."""
     with db.session() as session:
         campaign = store.get_campaign(session, campaign_id)
-        start, end = _window(session, [campaign.id], start, end, days)
+        start, end = resolve_window(session, [campaign.id], start, end, days)
         frame = store.stats_frame(session, campaign, start, end)
     rows = frame.head(limit)
     # Written by pandas, not as one pydantic model per row: 18,000 rows (200 arms x 90

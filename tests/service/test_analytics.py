@@ -257,6 +257,15 @@ def test_service_per_campaign_source(tmp_path: Path, client, keys: dict[str, str
     assert len(rows) == 28 and all(r["analytics"] == 0 and not r["flag"] for r in rows)
     rows = client.get(f"/v1/campaigns/{cid}/reconciliation", headers=h).json()["rows"]
     assert len(rows) == 28 and {"platform", "analytics", "p_value", "flag"} <= set(rows[0])
+    # A window picks days; each arm's usual gap still comes from all of its days.
+    last3 = client.get(f"/v1/campaigns/{cid}/reconciliation?days=3", headers=h).json()["rows"]
+    assert last3 == [r for r in rows if r["date"] >= "2026-11-12"] and len(last3) == 6
+    assert any(r["flag"] for r in last3)  # b's broken pixel is in these days
+    both = client.get(f"/v1/campaigns/{cid}/reconciliation?days=3&end=2026-11-14", headers=h)
+    assert both.status_code == 422 and both.json()["problems"][0]["field"] == "days"
+    # the page asks for the reconciliation only when there is analytics to compare
+    assert client.get(f"/v1/campaigns/{cid}", headers=h).json()["n_analytics_rows"] == 29
+    assert client.get(f"/v1/campaigns/{empty}", headers=h).json()["n_analytics_rows"] == 0
 
     def split() -> tuple[str, dict[str, float]]:
         rec = client.post(
