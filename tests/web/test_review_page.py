@@ -362,3 +362,63 @@ def test_names_are_shown_as_text_never_run(site: dict[str, str], page: Page) -> 
     expect(page.get_by_test_id("arms")).to_contain_text("<script>alert(2)</script>")
     assert page.locator("img[src=x]").count() == 0 and page.locator("main script").count() == 0
     assert dialogs == []
+
+
+def test_platform_vs_analytics_shows_the_broken_pixel(
+    site: dict[str, str], page: Page, tmp_path: Path
+) -> None:
+    from tests.service.test_analytics import disagreeing
+
+    base, cid = site["base"], site["campaign"]
+    bot = {"Authorization": f"Bearer {site['automation']}"}
+    stats_path, ga_path = disagreeing(tmp_path)  # arm b's platform pixel breaks on day 12
+    sign_in(page, base, site["viewer"])
+    with open(stats_path, "rb") as f:
+        httpx.post(f"{base}/v1/campaigns/{cid}/stats", files={"file": f}, headers=bot)
+    # Stats alone: nothing to compare, no section (and no reconciliation call).
+    page.goto(f"{base}/ui/#/campaigns/{cid}")
+    ready(page, "campaign")
+    expect(page.get_by_test_id("kpis")).to_be_visible()
+    expect(page.get_by_test_id("reconciliation")).to_have_count(0)
+
+    with open(ga_path, "rb") as f:
+        r = httpx.post(f"{base}/v1/campaigns/{cid}/analytics", files={"file": f}, headers=bot)
+    assert r.status_code == 200, r.text
+    rows = httpx.get(f"{base}/v1/campaigns/{cid}/reconciliation", headers=bot).json()["rows"]
+    table = pd.DataFrame(rows)
+    totals = table.groupby("creative")[["platform", "analytics"]].sum()
+    n_flagged = int(table["flag"].sum())
+    assert n_flagged >= 2 and set(table.loc[table["flag"], "creative"]) == {"b"}
+
+    page.reload()
+    ready(page, "campaign")
+    card = page.get_by_test_id("reconciliation")
+    expect(card).to_contain_text("Recommendations use the ad platform")
+    expect(card.locator("h3")).to_have_text(f"{n_flagged} flagged arm-days")
+    flagged = card.get_by_test_id("flagged-days").locator("tbody tr")
+    expect(flagged).to_have_count(n_flagged)
+    expect(flagged.first).to_contain_text("b / all")
+    # per arm: the flagged arm first, totals and the gap as the sources counted them
+    arms = card.get_by_test_id("reconciliation-arms").locator("tbody tr")
+    expect(arms).to_have_count(2)
+    for i, arm in enumerate(["b", "a"]):
+        platform, analytics = totals.loc[arm]
+        gap = round(100 * (analytics / platform - 1))
+        cells = arms.nth(i).locator("td")
+        expect(cells.nth(0)).to_have_text(f"{arm} / all")
+        expect(cells.nth(1)).to_have_text(f"{platform:,.0f}")
+        expect(cells.nth(2)).to_have_text(f"{analytics:,.0f}")
+        expect(cells.nth(3)).to_have_text(f"{'+' if gap > 0 else ''}{gap}%")
+    expect(arms.nth(0).locator("td").nth(4)).to_have_text(str(n_flagged))
+    expect(card.locator("svg path")).to_have_count(2)  # platform and analytics per day
+    card.screenshot(path=ARTIFACTS / "8-reconciliation.png")
+
+    # The window picks the days shown; the broken days are the last three.
+    page.select_option("select[name=window]", "7")
+    ready(page, "campaign")
+    expect(page.get_by_test_id("flagged-days").locator("tbody tr")).to_have_count(
+        int(table.loc[table["date"] >= "2026-11-08", "flag"].sum())
+    )
+    expect(page.get_by_test_id("reconciliation-arms").locator("tbody tr").first).to_contain_text(
+        "b / all"
+    )

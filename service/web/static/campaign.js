@@ -21,16 +21,20 @@ export async function campaignView(root, id, params, current) {
   const win = query({ days: days === "all" ? null : days }); // the server resolves the days
   const recsP = api(`/v1/campaigns/${id}/recommendations?limit=50`);
   const recP = recsP.then((recs) => (recs.length ? api(`/v1/recommendations/${recId || recs[0].id}`) : null));
-  const [campaign, stats, recs, history, decisions, rec] = await Promise.all([
-    api(`/v1/campaigns/${id}${win}`),
+  const campaignP = api(`/v1/campaigns/${id}${win}`);
+  // Platform vs analytics only when there is analytics to compare with.
+  const reconP = campaignP.then((c) => (c.n_analytics_rows ? api(`/v1/campaigns/${id}/reconciliation${win}`) : null));
+  const [campaign, stats, recs, history, decisions, rec, recon] = await Promise.all([
+    campaignP,
     api(`/v1/campaigns/${id}/stats${win}`),
     recsP,
     api(`/v1/campaigns/${id}/history?limit=90`),
     api(`/v1/campaigns/${id}/decisions?limit=50`),
     recP,
+    reconP,
   ]);
   if (!current()) return;
-  const page = new CampaignPage(root, { campaign, stats, recs, history, decisions, rec, days });
+  const page = new CampaignPage(root, { campaign, stats, recs, history, decisions, rec, recon, days });
   page.render();
   ready("campaign");
 }
@@ -66,6 +70,7 @@ class CampaignPage {
       this.kpis(),
       this.recommendationCard(),
       this.chartsBox,
+      this.reconciliationCard(),
       el("div", { class: "grid2" }, this.uploadCard(), this.requestCard()),
       this.historyCard(),
     ));
@@ -326,6 +331,57 @@ class CampaignPage {
         el("div", { class: "muted" }, arms.length > shown.length ? `best ${FOREST_MAX} of ${arms.length} arms by posterior mean` : `all ${arms.length} arms, best first`)));
     }
     fill(this.chartsBox, ...cards);
+  }
+
+  // -- platform vs analytics -----------------------------------------------------------------
+
+  reconciliationCard() {
+    if (!this.recon) return null;
+    const rows = this.recon.rows;
+    const perDay = new Map();
+    const perArm = new Map();
+    for (const r of rows) {
+      const d = perDay.get(r.date) || { platform: 0, analytics: 0 };
+      d.platform += r.platform;
+      d.analytics += r.analytics;
+      perDay.set(r.date, d);
+      const k = armKey(r);
+      const a = perArm.get(k) || { key: k, platform: 0, analytics: 0, flagged: 0 };
+      a.platform += r.platform;
+      a.analytics += r.analytics;
+      a.flagged += r.flag ? 1 : 0;
+      perArm.set(k, a);
+    }
+    const days = [...perDay.keys()].sort();
+    const lines = [["ad platform", "platform"], ["web analytics", "analytics"]].map(([name, field], i) => ({
+      name, color: PALETTE[i], width: 2, points: days.map((d) => [dayMs(d), perDay.get(d)[field]]) }));
+    const arms = [...perArm.values()].sort((a, b) => b.flagged - a.flagged || natural(a.key, b.key));
+    const flagged = rows.filter((r) => r.flag).sort((a, b) => a.p_value - b.p_value);
+    const gap = (a) => (a.platform ? a.analytics / a.platform - 1 : null);
+    const SHOWN = 20;
+    return el("div", { class: "card", "data-testid": "reconciliation" },
+      el("h2", {}, "Ad platform vs web analytics"),
+      el("p", { class: "muted" },
+        `Conversions each source counted. A flagged day is one where an arm's platform count left its usual share of the two (p < 0.001, or two days in a row p < 0.05): a pixel or tag may have broken. Recommendations use ${this.campaign.conversion_source === "analytics" ? "web analytics" : "the ad platform"}.`),
+      el("div", { class: "grid2" },
+        el("div", {}, lineChart(lines, { yLabel: "conversions per day" }), legend(lines)),
+        el("div", {},
+          el("h3", {}, flagged.length ? `${flagged.length} flagged arm-day${flagged.length > 1 ? "s" : ""}` : "No flagged days"),
+          flagged.length
+            ? el("table", { "data-testid": "flagged-days" },
+              el("thead", {}, el("tr", {}, ["Day", "Arm", "Platform", "Analytics", "p"].map((t, i) => el("th", { class: i > 1 ? "num" : null }, t)))),
+              el("tbody", {}, flagged.slice(0, SHOWN).map((r) => el("tr", {},
+                el("td", {}, fmt.date(r.date)), el("td", {}, armKey(r)), el("td", { class: "num" }, fmt.count(r.platform)),
+                el("td", { class: "num" }, fmt.count(r.analytics)), el("td", { class: "num" }, Number(r.p_value).toPrecision(2))))))
+            : el("p", { class: "muted" }, "Both sources moved together on every day shown."),
+          flagged.length > SHOWN ? el("p", { class: "muted" }, `and ${flagged.length - SHOWN} more`) : null)),
+      el("div", { class: "scroll short" },
+        el("table", { "data-testid": "reconciliation-arms" },
+          el("thead", {}, el("tr", {}, ["Arm", "Platform", "Analytics", "Analytics vs platform", "Flagged days"].map((t, i) => el("th", { class: i > 0 ? "num" : null }, t)))),
+          el("tbody", {}, arms.map((a) => el("tr", { class: a.flagged ? "flagged" : "" },
+            el("td", {}, a.key), el("td", { class: "num" }, fmt.count(a.platform)), el("td", { class: "num" }, fmt.count(a.analytics)),
+            el("td", { class: "num" }, gap(a) === null ? "—" : `${gap(a) > 0 ? "+" : ""}${fmt.pct(gap(a), 0)}`),
+            el("td", { class: "num" }, a.flagged ? String(a.flagged) : "—")))))));
   }
 
   // -- upload and request --------------------------------------------------------------------
