@@ -306,10 +306,12 @@ def test_many_questions_of_one_evidence_match_fresh_answers(
             )
             # a caller editing its answer does not reach what the evidence keeps
             reused.allocations["p_best"] = 0.0
-    # Unseeded Monte Carlo stays random from call to call: nothing is kept for it.
+    # Unseeded Monte Carlo stays random from call to call: nothing is kept for it. Two
+    # calls tie by chance about 1% of the time (2,000 draws near 1/2), five all tie with
+    # a chance below 1e-6; kept draws would tie every time.
     evidence = optimizer.fit_evidence(twins)
-    draws = [optimizer.recommend(evidence, 100.0, seed=None, config=mc) for _ in range(2)]
-    assert not np.array_equal(draws[0].allocations["p_best"], draws[1].allocations["p_best"])
+    draws = [optimizer.recommend(evidence, 100.0, seed=None, config=mc) for _ in range(5)]
+    assert len({a.allocations["p_best"].iloc[0] for a in draws}) > 1
 
 
 def test_to_dict_is_json_with_plain_values(
