@@ -230,7 +230,8 @@ def recommend(
     # call draws afresh every time.
     arm_key = (config, revenue, *zip(arms["creative"], arms["audience"], strict=True))
     fits = evidence.remember(("arms", *arm_key), lambda: _fit_arms(evidence, arms, config, revenue))
-    n_draw_bytes = len(arms) * config.response_draws * 16 if fits.curves is not None else 0
+    has_draws = fits.curves is not None and not revenue  # as _draw decides
+    n_draw_bytes = len(arms) * config.response_draws * 16 if has_draws else 0
     if seed is None or n_draw_bytes > KEEP_DRAWS_BYTES:  # random, or too big to keep
         drawn = _draw(fits, config, seed, revenue)
     else:

@@ -143,9 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     try:  # before loading anything or printing URLs that would not answer
-        workers.check_free(args.host, args.port)
-        if args.workers > 1 and args.port == 0:
-            raise ValueError("--workers needs a fixed --port: each worker binds the same one")
+        workers.check_address(args.host, args.port, args.workers)
     except (workers.PortInUseError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,8 +42,11 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def check_free(host: str, port: int) -> None:
-    """Raise PortInUseError unless ``host:port`` can be bound by a plain socket."""
+def check_address(host: str, port: int, workers: int = 1) -> None:
+    """Raise ValueError for port 0 with several workers (each would get its own port)
+    and PortInUseError unless ``host:port`` can be bound by a plain socket."""
+    if workers > 1 and port == 0:
+        raise ValueError("--workers needs a fixed --port: each worker binds the same one")
     probe = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -82,9 +85,7 @@ def serve_workers(host: str, port: int, workers: int, **options: Any) -> int:
     ``options`` go to ``uvicorn.Config`` (``app``, ``factory``, ``log_level`` ...).
     Returns 0 after a requested stop, 1 when a worker could not start.
     """
-    if port == 0:
-        raise ValueError("--workers needs a fixed --port: each worker binds the same one")
-    check_free(host, port)
+    check_address(host, port, workers)
     context = mp.get_context("spawn")
     stop = threading.Event()
     previous = {
